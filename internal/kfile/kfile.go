@@ -1,0 +1,267 @@
+// Package kfile reads small kernel pseudo-files (procfs, cgroupfs) cheaply and
+// parses them without allocating.
+//
+// A File is opened once and re-read with pread at offset 0 into a buffer it
+// owns, so steady-state reads allocate nothing. The parse helpers work on the
+// returned byte slices and report problems as *ParseError, which names the
+// file and the line.
+package kfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// ParseError reports malformed content in a kernel file. It names the file
+// (as opened, including any test root), the 1-based line (0 when the problem
+// is not tied to one line) and the reason.
+type ParseError struct {
+	File   string
+	Line   int
+	Reason string
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("parse %s:%d: %s", e.File, e.Line, e.Reason)
+	}
+	return fmt.Sprintf("parse %s: %s", e.File, e.Reason)
+}
+
+// Errorf returns a *ParseError for file at line with a formatted reason.
+func Errorf(file string, line int, format string, args ...any) *ParseError {
+	return &ParseError{File: file, Line: line, Reason: fmt.Sprintf(format, args...)}
+}
+
+// maxSize bounds how large a pseudo-file may grow the buffer; kernel memory
+// files are a few KiB, so anything larger is a wrong file, not a big one.
+const maxSize = 1 << 20
+
+// File is a kernel file opened once and re-read from offset 0 on each Read.
+// It is not safe for concurrent use.
+type File struct {
+	f    *os.File
+	path string
+	buf  []byte
+}
+
+// Open opens path for repeated reading. size is the initial buffer size; the
+// buffer grows (rarely, allocating once) when a read fills it.
+func Open(path string, size int) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if size < 64 {
+		size = 64
+	}
+	return &File{f: f, path: path, buf: make([]byte, size)}, nil
+}
+
+// Path returns the path the file was opened with.
+func (f *File) Path() string { return f.path }
+
+// Fd returns the underlying descriptor (for eventfd/inotify registration).
+func (f *File) Fd() uintptr { return f.f.Fd() }
+
+// Read re-reads the whole file from offset 0 and returns its content. The
+// slice is valid until the next Read or Close.
+func (f *File) Read() ([]byte, error) {
+	for {
+		n, err := readFull(f.f, f.buf)
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: f.path, Err: err}
+		}
+		if n < len(f.buf) {
+			return f.buf[:n], nil
+		}
+		if len(f.buf) >= maxSize {
+			return nil, &ParseError{File: f.path, Reason: fmt.Sprintf("file larger than %d bytes", maxSize)}
+		}
+		f.buf = make([]byte, 2*len(f.buf))
+	}
+}
+
+// readFull fills buf with pread calls from offset 0 until EOF or buf is full.
+// Kernel seq files may return less than asked before EOF.
+func readFull(f *os.File, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := f.ReadAt(buf[n:], int64(n))
+		n += m
+		if errors.Is(err, io.EOF) || (m == 0 && err == nil) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// Close closes the file. Closing a nil or closed File is a no-op.
+func (f *File) Close() error {
+	if f == nil || f.f == nil {
+		return nil
+	}
+	err := f.f.Close()
+	f.f = nil
+	return err
+}
+
+// ReadOnce reads a whole small file with a single open (cold paths).
+func ReadOnce(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSize {
+		return nil, &ParseError{File: path, Reason: fmt.Sprintf("file larger than %d bytes", maxSize)}
+	}
+	return b, nil
+}
+
+// Lines iterates over b line by line without allocating. It calls fn with the
+// 1-based line number and the line without its trailing newline; fn returns
+// false to stop. Empty lines are passed too.
+func Lines(b []byte, fn func(n int, line []byte) bool) {
+	n := 0
+	for len(b) > 0 {
+		n++
+		i := indexByte(b, '\n')
+		var line []byte
+		if i < 0 {
+			line, b = b, nil
+		} else {
+			line, b = b[:i], b[i+1:]
+		}
+		if !fn(n, line) {
+			return
+		}
+	}
+}
+
+// NextField splits the first whitespace-separated field off s and returns it
+// and the rest. Both are empty when s holds only whitespace.
+func NextField(s []byte) (field, rest []byte) {
+	i := 0
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	j := i
+	for j < len(s) && !isSpace(s[j]) {
+		j++
+	}
+	return s[i:j], s[j:]
+}
+
+// TrimSpace trims ASCII white space from both ends of s.
+func TrimSpace(s []byte) []byte {
+	for len(s) > 0 && isSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// ParseUint parses a decimal unsigned integer with no sign and no spaces.
+// It reports false on an empty string, a non-digit or overflow.
+func ParseUint(s []byte) (uint64, bool) {
+	if len(s) == 0 || len(s) > 20 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
+
+// ParseInt parses a decimal integer with an optional leading '-'.
+func ParseInt(s []byte) (int64, bool) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	u, ok := ParseUint(s)
+	if !ok {
+		return 0, false
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > 1<<63-1 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+// ParseFixed parses a non-negative decimal with an optional fraction such as
+// "12.34" (the PSI average format) into a float64 without allocating.
+func ParseFixed(s []byte) (float64, bool) {
+	i := indexByte(s, '.')
+	if i < 0 {
+		u, ok := ParseUint(s)
+		return float64(u), ok
+	}
+	ip, ok := ParseUint(s[:i])
+	if !ok {
+		return 0, false
+	}
+	frac := s[i+1:]
+	if len(frac) == 0 || len(frac) > 9 {
+		return 0, false
+	}
+	fp, ok := ParseUint(frac)
+	if !ok {
+		return 0, false
+	}
+	div := 1.0
+	for range frac {
+		div *= 10
+	}
+	return float64(ip) + float64(fp)/div, true
+}
+
+// Equal reports whether b holds exactly the string s, without allocating.
+func Equal(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		if b[i] != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Quote renders a short excerpt of b for error messages.
+func Quote(b []byte) string {
+	const max = 64
+	s := string(b)
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return fmt.Sprintf("%q", strings.ToValidUTF8(s, "?"))
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
