@@ -11,11 +11,29 @@
 //
 // Every path is resolved under a root directory ("/" in production), so the
 // full discovery runs against fixture trees copied from real kernels.
+//
+// Files read (D = the cgroup's directory, A = D and each visible ancestor up
+// to the mount point):
+//
+//	         v2                                    v1
+//	cheap    memory.current, min memory.max(A),    memory.usage_in_bytes, min limit_in_bytes(A)
+//	         min memory.high(A), memory.peak,      (and the last hierarchical_memory_limit),
+//	         memory.swap.current, min swap.max(A)  max_usage_in_bytes, memsw.usage/limit
+//	full     memory.stat, memory.events(.local),   memory.stat, failcnt, oom_control,
+//	         memory.pressure                       kmem.usage_in_bytes, cgroup2 memory.pressure
+//
+// PSI falls back to /proc/pressure/memory. Optional files that are missing
+// are reported absent (HasPeak, HasSwap, HasLocal, HasEvents, PSINone), never
+// as zeros; a file that disappears after Open fails the read, naming it.
+//
+// Discovery, Open and the Reader exist on Linux only (elsewhere they return
+// ErrUnsupported); the exported parsers are pure and portable.
 package cgroupstat
 
 import (
 	"errors"
 	"math"
+	"strings"
 
 	"github.com/go-memwatch/memwatch/internal/kfile"
 )
@@ -47,10 +65,12 @@ type DiscoveryError struct {
 	Err    error
 }
 
+// Error describes the failure: the file, the reason and the cause.
 func (e *DiscoveryError) Error() string {
-	return "cgroupstat: " + e.File + ": " + e.Reason + ": " + e.Err.Error()
+	return "cgroupstat: " + e.File + ": " + e.Reason + ": " + strings.TrimPrefix(e.Err.Error(), "cgroupstat: ")
 }
 
+// Unwrap returns the sentinel or I/O error, for errors.Is and errors.As.
 func (e *DiscoveryError) Unwrap() error { return e.Err }
 
 // Version is the cgroup version serving the memory controller.
@@ -63,6 +83,7 @@ const (
 	V2             Version = 2
 )
 
+// String returns "v1", "v2" or "unknown".
 func (v Version) String() string {
 	switch v {
 	case V1:
@@ -87,7 +108,10 @@ type Location struct {
 	// " (deleted)" suffix).
 	Path string
 	// Dir is the directory on disk (under the reader's root) holding the
-	// memory files of the cgroup.
+	// memory files of the cgroup. On v2, when the memory controller is not
+	// enabled for the cgroup itself (no memory.current in it), the kernel
+	// charges its memory to the nearest ancestor that has it, and Dir is that
+	// ancestor.
 	Dir string
 	// MountPoint is the directory where the hierarchy is mounted (under the
 	// root) and MountRoot the hierarchy path that is its root (field 4 of
@@ -100,9 +124,30 @@ type Location struct {
 	// (a cgroup namespace or a container mount whose root is not the
 	// hierarchy root): limits set above are not seen (v2), and a reported
 	// limit is known only for what is visible.
+	//
+	// The rule: hidden unless the mount shows the whole hierarchy, that is
+	// unless MountRoot is "/" AND the mount point directory is the
+	// hierarchy's real root. The second part is checked on the kernel's own
+	// terms, not guessed from names: v1 creates cgroup.sane_behavior and
+	// release_agent only in a hierarchy root, v2 creates cgroup.type and
+	// cgroup.events in every cgroup except the root. So a path "/" inside a
+	// cgroup namespace (mount root "/" in the namespace, but the mount point is
+	// the container's cgroup) is hidden, while "/" on the host root is not.
+	// On v1 the kernel's hierarchical_memory_limit (memory.stat) still
+	// covers the invisible ancestors; see Stats.AncestorsHidden.
 	AncestorsHidden bool
-	// UnifiedDir is the cgroup2 directory of the process in a hybrid layout
-	// (where memory.pressure may live); empty otherwise.
+	// ReadOnly is true when the cgroupfs mount is read-only ("ro" in the
+	// mount's or the superblock's options), as in most containers: reading
+	// works, but PSI triggers, cgroup.event_control registrations and limit
+	// changes are impossible; poll instead.
+	ReadOnly bool
+	// UnifiedDir is the process's own cgroup2 directory, where its
+	// memory.pressure (PSI) lives: on v2 the cgroup's directory as listed in
+	// /proc/self/cgroup (which differs from Dir only when the memory
+	// controller is not enabled there, see Dir), in a hybrid layout the
+	// directory in the cgroup2 mount beside the v1 memory hierarchy. Empty
+	// when no cgroup2 hierarchy is visible (pure v1) or its path cannot be
+	// translated.
 	UnifiedDir string
 }
 
@@ -120,9 +165,10 @@ type PSISource int
 const (
 	PSINone   PSISource = iota // no pressure file available
 	PSICgroup                  // the cgroup's memory.pressure
-	PSIHost                    // /proc/pressure/memory (host-wide fallback)
+	PSIHost                    // /proc/pressure/memory: host-wide (no cgroup2 directory, or it is the root cgroup)
 )
 
+// String returns "cgroup", "host" or "none".
 func (s PSISource) String() string {
 	switch s {
 	case PSICgroup:
@@ -145,7 +191,9 @@ type EventCounts struct {
 	Low, High, Max, OOM, OOMKill, OOMGroupKill uint64
 }
 
-// Events are the cgroup's memory event counters. On v2, the hierarchical
+// Events are the cgroup's memory event counters. HasEvents reports whether
+// the main counter file (v2 memory.events, v1 memory.oom_control) exists;
+// when it does not, the counters are absent, not zero. On v2, the hierarchical
 // counters are in EventCounts and the cgroup-only ones in Local. On v1, OOMKill
 // comes from memory.oom_control (kernel 4.13+), UnderOOM and OOMKillDisable
 // too, and Failcnt from memory.failcnt (which also counts harmless reclaim of
@@ -154,6 +202,7 @@ type Events struct {
 	EventCounts
 	Local          EventCounts
 	HasLocal       bool
+	HasEvents      bool
 	Failcnt        uint64
 	UnderOOM       bool
 	OOMKillDisable bool
@@ -170,14 +219,27 @@ type MemStat struct {
 	Shmem                    uint64
 	FileMapped               uint64
 	FileDirty, FileWriteback uint64
-	Kernel                   uint64 // v2 "kernel" (5.18+), else the sum of the parts below; v1 memory.kmem.usage_in_bytes when present
-	KernelStack, PageTables  uint64
-	Percpu, Sock             uint64
-	SlabReclaimable          uint64
-	SlabUnreclaimable        uint64
-	Swap                     uint64 // v1 total_swap; v2 uses Stats.SwapUsage
-	AnonTHP                  uint64
-	Present                  StatFields
+	// Kernel is v2 "kernel" (5.18+): every kernel allocation charged to
+	// the cgroup, the analogue of v1's kmem counter (kernel stacks, page
+	// tables, percpu, vmalloc, slab and other accounted allocations; not
+	// sock). On older v2 kernels it is the sum KernelStack + PageTables +
+	// Percpu + SlabReclaimable + SlabUnreclaimable, a lower bound, and
+	// StatKernelFromParts is set. On v1 it is memory.kmem.usage_in_bytes
+	// when that file exists.
+	Kernel                  uint64
+	KernelStack, PageTables uint64
+	Percpu, Sock            uint64
+	SlabReclaimable         uint64
+	SlabUnreclaimable       uint64
+	Swap                    uint64 // v1 total_swap; v2 uses Stats.SwapUsage
+	AnonTHP                 uint64
+	// HierarchicalLimit and HierarchicalMemswLimit are v1's
+	// hierarchical_memory_limit and hierarchical_memsw_limit: raw kernel
+	// numbers, the minimum over the cgroup and all its ancestors, visible or
+	// not.
+	HierarchicalLimit      uint64
+	HierarchicalMemswLimit uint64
+	Present                StatFields
 }
 
 // StatFields is a bit set of the MemStat fields found.
@@ -205,6 +267,9 @@ const (
 	StatSlabUnreclaimable
 	StatSwap
 	StatAnonTHP
+	StatKernelFromParts // Kernel was summed from its parts (no "kernel" key)
+	StatHierarchicalLimit
+	StatHierarchicalMemswLimit
 )
 
 // Stats is one reading of the memory cgroup. A Reader fills it in place.
@@ -220,10 +285,12 @@ type Stats struct {
 	WorkingSet uint64
 
 	// Limit is the effective hard limit (OOM point): the minimum of the own
-	// and every visible ancestor's memory.max (v2), or of limit_in_bytes and
-	// hierarchical_memory_limit (v1). Unlimited when none applies, including
-	// values at or above 2^62 or above the host's MemTotal; LimitRaw keeps the
-	// kernel's number in every case.
+	// and every visible ancestor's memory.max (v2), or of the own and visible
+	// ancestors' limit_in_bytes and the last hierarchical_memory_limit seen
+	// (v1; an ancestor with memory.use_hierarchy 0 does not count). Unlimited
+	// when none applies, including values at or above 2^62 or above the
+	// host's MemTotal; LimitRaw keeps the kernel's number in every case
+	// (Unlimited for a v2 "max").
 	Limit    uint64
 	LimitRaw uint64
 	// LimitDir is the cgroup directory whose file set the effective limit
@@ -233,21 +300,30 @@ type Stats struct {
 	// unset or on v1), and HighRaw the kernel's number.
 	High    uint64
 	HighRaw uint64
-	// AncestorsHidden: see Location.AncestorsHidden.
+	// AncestorsHidden reports that limits set on invisible ancestors may be
+	// missing from Limit and High (Location.AncestorsHidden). It is false on
+	// v1 once a full read has seen hierarchical_memory_limit, which the
+	// kernel computes over all ancestors, visible or not.
 	AncestorsHidden bool
 
 	// Peak is memory.peak (v2, 5.19+) or memory.max_usage_in_bytes (v1);
 	// HasPeak reports whether the kernel provides it.
 	Peak    uint64
 	HasPeak bool
-	// SwapUsage and SwapLimit come from memory.swap.current/max (v2) or the
-	// memsw files minus the memory ones (v1); HasSwap reports whether swap
-	// accounting is available.
+	// SwapUsage and SwapLimit come from memory.swap.current and the minimum
+	// memory.swap.max over the cgroup and its visible ancestors (v2), or from
+	// the memsw (memory+swap) files minus the memory ones (v1: SwapUsage =
+	// memsw.usage - usage, clamped at 0 as the two are read at slightly
+	// different moments; SwapLimit = memsw.limit, or
+	// hierarchical_memsw_limit when lower, minus LimitRaw). SwapLimit is
+	// Unlimited when no swap limit applies. HasSwap reports whether swap
+	// accounting is available (false: the files are missing, the fields 0).
 	SwapUsage uint64
 	SwapLimit uint64
 	HasSwap   bool
 
-	// Filled by ReadFull only.
+	// Filled by ReadFull only; ReadCheap leaves them as they were (stale)
+	// and sets Full to false.
 	Stat   MemStat
 	Events Events
 	PSI    PSI

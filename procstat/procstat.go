@@ -19,11 +19,14 @@ import (
 // ErrUnsupported is returned on operating systems without /proc.
 var ErrUnsupported = errors.New("procstat: unsupported on this operating system (needs Linux /proc)")
 
+// ErrClosed is returned by the methods of a Reader after Close.
+var ErrClosed = errors.New("procstat: reader is closed")
+
 // ParseError reports malformed content in a /proc file: the file, the line
 // and the reason. Use errors.As to inspect it.
 type ParseError = kfile.ParseError
 
-// Statm is /proc/self/statm converted to bytes.
+// Statm is /proc/self/statm converted to bytes (the kernel counts pages).
 type Statm struct {
 	Size     uint64 // VmSize: total virtual memory
 	Resident uint64 // RSS: resident pages (anon + file + shmem)
@@ -32,8 +35,10 @@ type Statm struct {
 	Data     uint64 // data + stack
 }
 
-// Status holds the memory fields of /proc/self/status, in bytes. A field the
-// kernel does not print stays 0 and its bit in Present is clear.
+// Status holds the memory fields of /proc/self/status, in bytes (Threads is a
+// count). A field the kernel does not print stays 0 and its bit in Present is
+// clear: RssAnon, RssFile and RssShmem appeared in Linux 4.5, and kernel
+// threads print no Vm* lines at all.
 type Status struct {
 	VmRSS    uint64
 	RssAnon  uint64
@@ -63,7 +68,10 @@ const (
 	HasThreads
 )
 
-// SmapsRollup holds the totals of /proc/self/smaps_rollup, in bytes.
+// SmapsRollup holds the totals of /proc/self/smaps_rollup (Linux 4.14+), in
+// bytes. A field the kernel does not print stays 0 and its bit in Present is
+// clear: Pss_Anon, Pss_File, Pss_Shmem and later Pss_Dirty were added after
+// the file itself, so older kernels lack them. Rss is always present.
 type SmapsRollup struct {
 	Rss, Pss, PssDirty, PssAnon, PssFile, PssShmem uint64
 	SharedClean, SharedDirty                       uint64
@@ -71,10 +79,40 @@ type SmapsRollup struct {
 	Referenced, Anonymous, LazyFree                uint64
 	AnonHugePages, ShmemPmdMapped, FilePmdMapped   uint64
 	Swap, SwapPss, Locked                          uint64
+	Present                                        SmapsFields
 }
 
+// SmapsFields is a bit set of the SmapsRollup fields found in the file.
+type SmapsFields uint32
+
+// Bits of SmapsFields, one per SmapsRollup field, named after the kernel's
+// keys.
+const (
+	HasRss SmapsFields = 1 << iota
+	HasPss
+	HasPssDirty
+	HasPssAnon
+	HasPssFile
+	HasPssShmem
+	HasSharedClean
+	HasSharedDirty
+	HasPrivateClean
+	HasPrivateDirty
+	HasReferenced
+	HasAnonymous
+	HasLazyFree
+	HasAnonHugePages
+	HasShmemPmdMapped
+	HasFilePmdMapped
+	HasSwap
+	HasSwapPss
+	HasLocked
+)
+
 // Meminfo holds the host memory totals of /proc/meminfo used as the
-// no-limit fallback, in bytes.
+// no-limit fallback, in bytes. MemTotal is always present (ParseMeminfo
+// fails without it); for the others check Present (MemAvailable appeared in
+// Linux 3.14).
 type Meminfo struct {
 	MemTotal     uint64
 	MemFree      uint64
@@ -83,4 +121,19 @@ type Meminfo struct {
 	Cached       uint64
 	SwapTotal    uint64
 	SwapFree     uint64
+	Present      MeminfoFields
 }
+
+// MeminfoFields is a bit set of the Meminfo fields found in the file.
+type MeminfoFields uint8
+
+// Bits of MeminfoFields.
+const (
+	HasMemTotal MeminfoFields = 1 << iota
+	HasMemFree
+	HasMemAvailable
+	HasBuffers
+	HasCached
+	HasSwapTotal
+	HasSwapFree
+)

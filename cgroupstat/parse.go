@@ -1,0 +1,576 @@
+package cgroupstat
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/go-memwatch/memwatch/internal/kfile"
+)
+
+// The parsers below are pure: they take the file name (used only in errors)
+// and its content, compile on every operating system, never panic, and report
+// malformed input as *ParseError naming the file and the 1-based line. The
+// hot-path ones (ParseMemStat, ParseEvents, ParseOOMControl, ParsePSI) fill a
+// caller-owned value and do not allocate unless they return an error.
+
+// CgroupLine is one line of /proc/<pid>/cgroup: "ID:controllers:path".
+type CgroupLine struct {
+	// ID is the hierarchy ID; 0 is the cgroup2 (unified) hierarchy.
+	ID int
+	// Controllers lists the v1 controllers and named hierarchies of the line
+	// ("memory", "cpu", "name=systemd"); it is empty for the cgroup2 line.
+	Controllers []string
+	// Path is the cgroup path relative to the reader's cgroup namespace
+	// root, without the " (deleted)" suffix. It may start with "/.." when the
+	// cgroup lies outside that namespace.
+	Path string
+	// Deleted is true when the kernel appended " (deleted)": the cgroup was
+	// removed (only printed for cgroup2, for exiting tasks).
+	Deleted bool
+}
+
+// Has reports whether the line lists controller.
+func (l *CgroupLine) Has(controller string) bool {
+	for _, c := range l.Controllers {
+		if c == controller {
+			return true
+		}
+	}
+	return false
+}
+
+const deletedSuffix = " (deleted)"
+
+// ParseProcCgroup parses b, the content of the /proc/<pid>/cgroup file
+// named file, into *out (reusing its storage). Blank lines are skipped.
+func ParseProcCgroup(file string, b []byte, out *[]CgroupLine) error {
+	lines := (*out)[:0]
+	var err error
+	kfile.Lines(b, func(n int, line []byte) bool {
+		if len(kfile.TrimSpace(line)) == 0 {
+			return true
+		}
+		i := indexByte(line, ':')
+		if i < 0 {
+			err = kfile.Errorf(file, n, "want ID:controllers:path, got %s", kfile.Quote(line))
+			return false
+		}
+		j := indexByte(line[i+1:], ':')
+		if j < 0 {
+			err = kfile.Errorf(file, n, "want ID:controllers:path, got %s", kfile.Quote(line))
+			return false
+		}
+		j += i + 1
+		id, ok := kfile.ParseUint(line[:i])
+		if !ok || id > 1<<31-1 {
+			err = kfile.Errorf(file, n, "bad hierarchy ID %s", kfile.Quote(line[:i]))
+			return false
+		}
+		var ctrls []string
+		if j > i+1 {
+			ctrls = strings.Split(string(line[i+1:j]), ",")
+			for _, c := range ctrls {
+				if c == "" {
+					err = kfile.Errorf(file, n, "empty controller name in %s", kfile.Quote(line[i+1:j]))
+					return false
+				}
+			}
+		}
+		path := string(line[j+1:])
+		deleted := strings.HasSuffix(path, deletedSuffix)
+		if deleted {
+			path = strings.TrimSuffix(path, deletedSuffix)
+		}
+		if !strings.HasPrefix(path, "/") {
+			err = kfile.Errorf(file, n, "cgroup path %s is not absolute", kfile.Quote(line[j+1:]))
+			return false
+		}
+		lines = append(lines, CgroupLine{ID: int(id), Controllers: ctrls, Path: path, Deleted: deleted})
+		return true
+	})
+	*out = lines
+	return err
+}
+
+// Mount is one line of /proc/<pid>/mountinfo (see proc(5)), with the path
+// fields unescaped.
+type Mount struct {
+	ID, ParentID int
+	// Device is the "major:minor" field.
+	Device string
+	// Root is the path of the mounted directory inside its filesystem
+	// (field 4). For cgroupfs it is the cgroup path of the mount's top
+	// directory relative to the reader's cgroup namespace; it starts with
+	// "/.." when that directory lies above the namespace root.
+	Root string
+	// MountPoint is where it is mounted, relative to the process's root
+	// (field 5).
+	MountPoint string
+	// Options are the per-mount options (field 6), e.g. "ro,nosuid,relatime".
+	Options string
+	// Optional holds the optional fields ("shared:1 master:2"), space
+	// separated, possibly empty.
+	Optional string
+	// FSType, Source and SuperOptions follow the " - " separator.
+	FSType       string
+	Source       string
+	SuperOptions string
+}
+
+// ReadOnly reports whether the mount or its superblock is read-only.
+func (m *Mount) ReadOnly() bool {
+	return hasOption(m.Options, "ro") || hasOption(m.SuperOptions, "ro")
+}
+
+// hasOption reports whether the comma-separated list opts holds opt exactly.
+func hasOption(opts, opt string) bool {
+	for opts != "" {
+		var o string
+		o, opts, _ = strings.Cut(opts, ",")
+		if o == opt {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseMountinfo parses b, the content of the /proc/<pid>/mountinfo file
+// named file, into *out (reusing its storage). The kernel escapes space, tab,
+// newline and backslash in paths as \040, \011, \012 and \134; these octal
+// escapes are decoded, and a backslash not followed by three octal digits is
+// an error.
+func ParseMountinfo(file string, b []byte, out *[]Mount) error {
+	mounts := (*out)[:0]
+	var err error
+	kfile.Lines(b, func(n int, line []byte) bool {
+		if len(kfile.TrimSpace(line)) == 0 {
+			return true
+		}
+		var f [6][]byte
+		rest := line
+		for k := range f {
+			f[k], rest = kfile.NextField(rest)
+			if len(f[k]) == 0 {
+				err = kfile.Errorf(file, n, "want at least 6 fields before \" - \", got %s", kfile.Quote(line))
+				return false
+			}
+		}
+		var m Mount
+		id, ok1 := kfile.ParseUint(f[0])
+		parent, ok2 := kfile.ParseUint(f[1])
+		if !ok1 || !ok2 || id > 1<<31-1 || parent > 1<<31-1 {
+			err = kfile.Errorf(file, n, "bad mount IDs %s %s", kfile.Quote(f[0]), kfile.Quote(f[1]))
+			return false
+		}
+		m.ID, m.ParentID = int(id), int(parent)
+		if indexByte(f[2], ':') < 0 {
+			err = kfile.Errorf(file, n, "bad device %s, want major:minor", kfile.Quote(f[2]))
+			return false
+		}
+		m.Device = string(f[2])
+		var e error
+		if m.Root, e = unescapeOctal(f[3]); e != nil {
+			err = kfile.Errorf(file, n, "root %s: %v", kfile.Quote(f[3]), e)
+			return false
+		}
+		if m.MountPoint, e = unescapeOctal(f[4]); e != nil {
+			err = kfile.Errorf(file, n, "mount point %s: %v", kfile.Quote(f[4]), e)
+			return false
+		}
+		if !strings.HasPrefix(m.MountPoint, "/") {
+			err = kfile.Errorf(file, n, "mount point %s is not absolute", kfile.Quote(f[4]))
+			return false
+		}
+		m.Options = string(f[5])
+		// Optional fields up to the "-" separator.
+		var opt []byte
+		for {
+			var fld []byte
+			fld, rest = kfile.NextField(rest)
+			if len(fld) == 0 {
+				err = kfile.Errorf(file, n, "no \" - \" separator in %s", kfile.Quote(line))
+				return false
+			}
+			if kfile.Equal(fld, "-") {
+				break
+			}
+			if len(opt) > 0 {
+				opt = append(opt, ' ')
+			}
+			opt = append(opt, fld...)
+		}
+		m.Optional = string(opt)
+		fstype, rest := kfile.NextField(rest)
+		if len(fstype) == 0 {
+			err = kfile.Errorf(file, n, "no filesystem type after \" - \" in %s", kfile.Quote(line))
+			return false
+		}
+		if m.FSType, e = unescapeOctal(fstype); e != nil {
+			err = kfile.Errorf(file, n, "filesystem type %s: %v", kfile.Quote(fstype), e)
+			return false
+		}
+		src, rest := kfile.NextField(rest)
+		if m.Source, e = unescapeOctal(src); e != nil {
+			err = kfile.Errorf(file, n, "source %s: %v", kfile.Quote(src), e)
+			return false
+		}
+		sopts, _ := kfile.NextField(rest)
+		m.SuperOptions = string(sopts)
+		mounts = append(mounts, m)
+		return true
+	})
+	*out = mounts
+	return err
+}
+
+type escapeError string
+
+func (e escapeError) Error() string { return string(e) }
+
+// unescapeOctal decodes the kernel's \ooo escapes.
+func unescapeOctal(b []byte) (string, error) {
+	if indexByte(b, '\\') < 0 {
+		return string(b), nil
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if i+3 >= len(b) {
+			return "", escapeError("truncated octal escape")
+		}
+		v := 0
+		for _, d := range b[i+1 : i+4] {
+			if d < '0' || d > '7' {
+				return "", escapeError("backslash not followed by three octal digits")
+			}
+			v = v*8 + int(d-'0')
+		}
+		if v > 0xff {
+			return "", escapeError("octal escape above \\377")
+		}
+		out = append(out, byte(v))
+		i += 3
+	}
+	return string(out), nil
+}
+
+// ParseMemStat parses b, the content of the memory.stat file named file,
+// into *out (which it resets first). v selects the key set: V2 reads the
+// cgroup2 names (anon, file, kernel, inactive_file...), V1 the hierarchical
+// total_* names (total_rss as Anon, total_cache as File, total_rss_huge as
+// AnonTHP...) and hierarchical_memory_limit / hierarchical_memsw_limit. Keys
+// are looked up by name, in any order; unknown keys are ignored but every
+// line must be "key value" with an unsigned decimal value. It does not
+// allocate unless it returns an error.
+func ParseMemStat(file string, b []byte, v Version, out *MemStat) error {
+	*out = MemStat{}
+	if v != V1 && v != V2 {
+		return kfile.Errorf(file, 0, "unknown cgroup version %d", int(v))
+	}
+	var err error
+	kfile.Lines(b, func(n int, line []byte) bool {
+		key, val, ok := keyValue(line)
+		if !ok {
+			if len(kfile.TrimSpace(line)) == 0 {
+				return true
+			}
+			err = kfile.Errorf(file, n, "want \"key value\", got %s", kfile.Quote(line))
+			return false
+		}
+		x, ok := kfile.ParseUint(val)
+		if !ok {
+			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
+			return false
+		}
+		if v == V2 {
+			out.setV2(key, x)
+		} else {
+			out.setV1(key, x)
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if v == V2 && out.Present&StatKernel == 0 {
+		parts := StatKernelStack | StatPageTables | StatPercpu | StatSlabReclaimable | StatSlabUnreclaimable
+		if out.Present&parts != 0 {
+			out.Kernel = out.KernelStack + out.PageTables + out.Percpu + out.SlabReclaimable + out.SlabUnreclaimable
+			out.Present |= StatKernel | StatKernelFromParts
+		}
+	}
+	return nil
+}
+
+func (m *MemStat) setV2(key []byte, x uint64) {
+	switch string(key) {
+	case "anon":
+		m.Anon, m.Present = x, m.Present|StatAnon
+	case "file":
+		m.File, m.Present = x, m.Present|StatFile
+	case "active_anon":
+		m.ActiveAnon, m.Present = x, m.Present|StatActiveAnon
+	case "inactive_anon":
+		m.InactiveAnon, m.Present = x, m.Present|StatInactiveAnon
+	case "active_file":
+		m.ActiveFile, m.Present = x, m.Present|StatActiveFile
+	case "inactive_file":
+		m.InactiveFile, m.Present = x, m.Present|StatInactiveFile
+	case "unevictable":
+		m.Unevictable, m.Present = x, m.Present|StatUnevictable
+	case "shmem":
+		m.Shmem, m.Present = x, m.Present|StatShmem
+	case "file_mapped":
+		m.FileMapped, m.Present = x, m.Present|StatFileMapped
+	case "file_dirty":
+		m.FileDirty, m.Present = x, m.Present|StatFileDirty
+	case "file_writeback":
+		m.FileWriteback, m.Present = x, m.Present|StatFileWriteback
+	case "kernel":
+		m.Kernel, m.Present = x, m.Present|StatKernel
+	case "kernel_stack":
+		m.KernelStack, m.Present = x, m.Present|StatKernelStack
+	case "pagetables":
+		m.PageTables, m.Present = x, m.Present|StatPageTables
+	case "percpu":
+		m.Percpu, m.Present = x, m.Present|StatPercpu
+	case "sock":
+		m.Sock, m.Present = x, m.Present|StatSock
+	case "slab_reclaimable":
+		m.SlabReclaimable, m.Present = x, m.Present|StatSlabReclaimable
+	case "slab_unreclaimable":
+		m.SlabUnreclaimable, m.Present = x, m.Present|StatSlabUnreclaimable
+	case "anon_thp":
+		m.AnonTHP, m.Present = x, m.Present|StatAnonTHP
+	}
+}
+
+func (m *MemStat) setV1(key []byte, x uint64) {
+	switch string(key) {
+	case "total_rss":
+		m.Anon, m.Present = x, m.Present|StatAnon
+	case "total_cache":
+		m.File, m.Present = x, m.Present|StatFile
+	case "total_active_anon":
+		m.ActiveAnon, m.Present = x, m.Present|StatActiveAnon
+	case "total_inactive_anon":
+		m.InactiveAnon, m.Present = x, m.Present|StatInactiveAnon
+	case "total_active_file":
+		m.ActiveFile, m.Present = x, m.Present|StatActiveFile
+	case "total_inactive_file":
+		m.InactiveFile, m.Present = x, m.Present|StatInactiveFile
+	case "total_unevictable":
+		m.Unevictable, m.Present = x, m.Present|StatUnevictable
+	case "total_shmem":
+		m.Shmem, m.Present = x, m.Present|StatShmem
+	case "total_mapped_file":
+		m.FileMapped, m.Present = x, m.Present|StatFileMapped
+	case "total_dirty":
+		m.FileDirty, m.Present = x, m.Present|StatFileDirty
+	case "total_writeback":
+		m.FileWriteback, m.Present = x, m.Present|StatFileWriteback
+	case "total_swap":
+		m.Swap, m.Present = x, m.Present|StatSwap
+	case "total_rss_huge":
+		m.AnonTHP, m.Present = x, m.Present|StatAnonTHP
+	case "hierarchical_memory_limit":
+		m.HierarchicalLimit, m.Present = x, m.Present|StatHierarchicalLimit
+	case "hierarchical_memsw_limit":
+		m.HierarchicalMemswLimit, m.Present = x, m.Present|StatHierarchicalMemswLimit
+	}
+}
+
+// keyValue splits "key value" (exactly two fields).
+func keyValue(line []byte) (key, val []byte, ok bool) {
+	key, rest := kfile.NextField(line)
+	val, rest = kfile.NextField(rest)
+	if len(key) == 0 || len(val) == 0 || len(kfile.TrimSpace(rest)) != 0 {
+		return nil, nil, false
+	}
+	return key, val, true
+}
+
+// ParseEvents parses b, the content of a cgroup2 memory.events or
+// memory.events.local file named file, into *out (which it resets first).
+// Unknown keys are ignored (newer kernels add some, e.g. sock_throttled). It
+// does not allocate unless it returns an error.
+func ParseEvents(file string, b []byte, out *EventCounts) error {
+	*out = EventCounts{}
+	var err error
+	kfile.Lines(b, func(n int, line []byte) bool {
+		key, val, ok := keyValue(line)
+		if !ok {
+			if len(kfile.TrimSpace(line)) == 0 {
+				return true
+			}
+			err = kfile.Errorf(file, n, "want \"key value\", got %s", kfile.Quote(line))
+			return false
+		}
+		x, ok := kfile.ParseUint(val)
+		if !ok {
+			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
+			return false
+		}
+		switch string(key) {
+		case "low":
+			out.Low = x
+		case "high":
+			out.High = x
+		case "max":
+			out.Max = x
+		case "oom":
+			out.OOM = x
+		case "oom_kill":
+			out.OOMKill = x
+		case "oom_group_kill":
+			out.OOMGroupKill = x
+		}
+		return true
+	})
+	return err
+}
+
+// ParseOOMControl parses b, the content of a cgroup v1 memory.oom_control
+// file named file: it sets out.OOMKillDisable, out.UnderOOM and
+// out.OOMKill (the oom_kill counter, kernel 4.13+; 0 when absent) and leaves
+// the other fields of out alone. It does not allocate unless it returns an
+// error.
+func ParseOOMControl(file string, b []byte, out *Events) error {
+	out.OOMKillDisable, out.UnderOOM, out.OOMKill = false, false, 0
+	var err error
+	kfile.Lines(b, func(n int, line []byte) bool {
+		key, val, ok := keyValue(line)
+		if !ok {
+			if len(kfile.TrimSpace(line)) == 0 {
+				return true
+			}
+			err = kfile.Errorf(file, n, "want \"key value\", got %s", kfile.Quote(line))
+			return false
+		}
+		x, ok := kfile.ParseUint(val)
+		if !ok {
+			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
+			return false
+		}
+		switch string(key) {
+		case "oom_kill_disable":
+			out.OOMKillDisable = x != 0
+		case "under_oom":
+			out.UnderOOM = x != 0
+		case "oom_kill":
+			out.OOMKill = x
+		}
+		return true
+	})
+	return err
+}
+
+// ParsePSI parses b, the content of a pressure file named file (a cgroup's
+// memory.pressure or /proc/pressure/memory), into out.Some and out.Full; it
+// leaves out.Source alone. Each line is "some|full avg10=A avg60=A
+// avg300=A total=T" with the averages in percent and the total stall time in
+// microseconds; keys are matched by name. The "some" line is required; a
+// missing "full" line leaves Full zero. It does not allocate unless it
+// returns an error.
+func ParsePSI(file string, b []byte, out *PSI) error {
+	out.Some, out.Full = PSILine{}, PSILine{}
+	var err error
+	seenSome := false
+	kfile.Lines(b, func(n int, line []byte) bool {
+		kind, rest := kfile.NextField(line)
+		var dst *PSILine
+		switch {
+		case len(kind) == 0:
+			return true
+		case kfile.Equal(kind, "some"):
+			dst, seenSome = &out.Some, true
+		case kfile.Equal(kind, "full"):
+			dst = &out.Full
+		default:
+			err = kfile.Errorf(file, n, "want a some or full line, got %s", kfile.Quote(line))
+			return false
+		}
+		var seen int
+		for {
+			var fld []byte
+			fld, rest = kfile.NextField(rest)
+			if len(fld) == 0 {
+				break
+			}
+			eq := indexByte(fld, '=')
+			if eq < 0 {
+				err = kfile.Errorf(file, n, "want key=value, got %s", kfile.Quote(fld))
+				return false
+			}
+			key, val := fld[:eq], fld[eq+1:]
+			var ok bool
+			switch string(key) {
+			case "avg10":
+				dst.Avg10, ok = kfile.ParseFixed(val)
+				seen |= 1
+			case "avg60":
+				dst.Avg60, ok = kfile.ParseFixed(val)
+				seen |= 2
+			case "avg300":
+				dst.Avg300, ok = kfile.ParseFixed(val)
+				seen |= 4
+			case "total":
+				dst.Total, ok = kfile.ParseUint(val)
+				seen |= 8
+			default:
+				ok = true // a future key
+			}
+			if !ok {
+				err = kfile.Errorf(file, n, "bad value in %s", kfile.Quote(fld))
+				return false
+			}
+		}
+		if seen != 15 {
+			err = kfile.Errorf(file, n, "want avg10, avg60, avg300 and total in %s", kfile.Quote(line))
+			return false
+		}
+		return true
+	})
+	if err == nil && !seenSome {
+		err = kfile.Errorf(file, 0, "no \"some\" line")
+	}
+	return err
+}
+
+// parseMemTotal returns MemTotal from b, the content of the /proc/meminfo
+// file named file, in bytes.
+func parseMemTotal(file string, b []byte) (uint64, error) {
+	var (
+		total uint64
+		found bool
+		err   error
+	)
+	kfile.Lines(b, func(n int, line []byte) bool {
+		key, rest := kfile.NextField(line)
+		if !kfile.Equal(key, "MemTotal:") {
+			return true
+		}
+		val, rest := kfile.NextField(rest)
+		unit, rest := kfile.NextField(rest)
+		kb, ok := kfile.ParseUint(val)
+		if !ok || !kfile.Equal(unit, "kB") || len(kfile.TrimSpace(rest)) != 0 || kb > (1<<64-1)/1024 {
+			err = kfile.Errorf(file, n, "want \"MemTotal: <n> kB\", got %s", kfile.Quote(line))
+			return false
+		}
+		total, found = kb*1024, true
+		return false
+	})
+	if err != nil {
+		return 0, err
+	}
+	if !found || total == 0 {
+		return 0, kfile.Errorf(file, 0, "no MemTotal line")
+	}
+	return total, nil
+}
+
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }

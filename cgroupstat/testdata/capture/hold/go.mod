@@ -1,0 +1,2 @@
+module hold
+go 1.26

@@ -1,0 +1,5 @@
+//go:build !race
+
+package cgtest
+
+const raceEnabled = false

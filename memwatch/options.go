@@ -1,0 +1,49 @@
+package memwatch
+
+// Option configures NewSampler and Read (and, later, the Watcher).
+type Option func(*options)
+
+// options collects every setting of the package. It is one struct because Go
+// cannot split a struct across files: each part of the package adds its
+// fields in its own section below and its With... functions in its own file.
+type options struct {
+	// ---- sampler options (snapshot.go, options.go) ----
+
+	// root is the directory under which /proc and /sys are resolved ("/" in
+	// production; a fixture tree in tests).
+	root string
+	// exactMemStats makes every Sample also call runtime.ReadMemStats, which
+	// stops the world, to fill the MemStats-compatible fields exactly.
+	exactMemStats bool
+
+	// ---- watcher options (watcher.go and friends add their fields here) ----
+}
+
+func defaultOptions() options {
+	return options{root: "/"}
+}
+
+func buildOptions(opts []Option) options {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.root == "" {
+		o.root = "/"
+	}
+	return o
+}
+
+// WithRoot resolves every kernel path (/proc/..., /sys/fs/cgroup/...) under
+// dir, like a chroot. The default is "/". Tests point it at fixture trees
+// copied from real kernels; the Go runtime view is always the live one.
+func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
+
+// WithExactMemStats makes each Sample also call runtime.ReadMemStats and take
+// GoStats.Alloc, Sys and HeapReleased from it. ReadMemStats stops the world
+// (milliseconds with a large heap while the GC runs); the default (false)
+// derives those fields from runtime/metrics by the runtime's documented
+// mapping, which never stops the world.
+func WithExactMemStats(exact bool) Option { return func(o *options) { o.exactMemStats = exact } }

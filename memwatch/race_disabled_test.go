@@ -1,0 +1,5 @@
+//go:build !race
+
+package memwatch
+
+const snapshotRace = false

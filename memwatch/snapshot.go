@@ -1,0 +1,361 @@
+package memwatch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/go-memwatch/memwatch/cgroupstat"
+	"github.com/go-memwatch/memwatch/procstat"
+)
+
+// ErrClosed is returned by Sample after Close.
+var ErrClosed = errors.New("memwatch: sampler is closed")
+
+// Snapshot is one moment of a Go process's memory seen three ways: the Go
+// runtime (Go), the process (Process, from /proc/self) and the memory cgroup
+// (Cgroup, the view the OOM killer acts on), plus the host totals (Host) and
+// the attribution of the cgroup's charge (Attribution).
+//
+// A Snapshot is a plain value: a Sampler fills a caller-owned one in place,
+// reusing it costs no allocation, and copying it is safe.
+//
+// Cheap samples re-read only the fast files (statm, memory usage and limits,
+// runtime/metrics). The breakdowns that come from costly files (the process
+// status split, memory.stat, events, PSI, meminfo) are carried over from the
+// Sampler's last full read; DetailTime says when that was.
+type Snapshot struct {
+	// Time is when the sample was taken.
+	Time time.Time
+	// Full is true when this sample read every file (Sample with full=true,
+	// or the Sampler's first sample).
+	Full bool
+	// DetailTime is when the breakdowns were last read (equal to Time for a
+	// full sample; zero when no full read has succeeded).
+	DetailTime time.Time
+	// Level is set by the Watcher; LevelUnknown otherwise.
+	Level Level
+	// Sampling describes how the snapshot was taken; the Watcher sets Mode
+	// and Interval.
+	Sampling Sampling
+
+	Go      GoStats
+	Process ProcessStats
+	Cgroup  CgroupStats
+	Host    HostStats
+
+	// Attribution decomposes the cgroup's charge (or, without a cgroup, the
+	// process's RSS) into named parts. Sample computes it with Attribute.
+	Attribution Attribution
+}
+
+// Sampling describes how a snapshot was taken.
+type Sampling struct {
+	// Mode is the Watcher's sampling mode (its own vocabulary); empty when
+	// the snapshot comes from Sample or Read.
+	Mode string
+	// Interval is the Watcher's current sampling interval; 0 otherwise.
+	Interval time.Duration
+}
+
+// ViewStatus says whether a view could be read.
+type ViewStatus struct {
+	// Available is true when the view's primary numbers (RSS; cgroup usage
+	// and limits; host MemTotal) are valid in this snapshot.
+	Available bool
+	// Err is why the view is unavailable (Available false: no cgroup, not
+	// Linux, a file that failed to read or parse), or, with Available true,
+	// why its breakdown from the last full read is missing.
+	Err error
+}
+
+// Unsupported reports whether the view is missing for an expected reason:
+// the operating system has no /proc or cgroups, or the process is not in a
+// (visible) memory cgroup. Other errors are real failures.
+func (v *ViewStatus) Unsupported() bool {
+	return errors.Is(v.Err, procstat.ErrUnsupported) ||
+		errors.Is(v.Err, cgroupstat.ErrUnsupported) ||
+		errors.Is(v.Err, cgroupstat.ErrNoCgroup) ||
+		errors.Is(v.Err, cgroupstat.ErrNotMounted)
+}
+
+// ProcessStats is the process's view from /proc/self.
+type ProcessStats struct {
+	ViewStatus
+	// Statm is read on every sample (one pread).
+	Statm procstat.Statm
+	// Status (RssAnon/RssFile/RssShmem split, VmHWM peak, VmSwap) comes from
+	// the last full read; Status.Present is 0 when it was never read.
+	Status procstat.Status
+}
+
+// RSS is the resident set size (statm resident) in bytes.
+func (p *ProcessStats) RSS() uint64 { return p.Statm.Resident }
+
+// Anon is the resident anonymous memory, from statm: the kernel prints
+// resident = anon + file + shmem pages and shared = file + shmem pages
+// (fs/proc/task_mmu.c, task_statm), so anon = resident − shared. It is as
+// fresh as RSS, unlike Status.RssAnon.
+func (p *ProcessStats) Anon() uint64 {
+	if p.Statm.Shared > p.Statm.Resident {
+		return 0
+	}
+	return p.Statm.Resident - p.Statm.Shared
+}
+
+// CgroupStats is the memory cgroup's view.
+type CgroupStats struct {
+	ViewStatus
+	// Location is where the cgroup was found (version, path, directory,
+	// whether ancestors are hidden).
+	Location cgroupstat.Location
+	// Stats is the reading: usage, limits and working set from this sample;
+	// Stat, Events and PSI from the last full read (Stats.Full reports
+	// whether they are present).
+	Stats cgroupstat.Stats
+}
+
+// HostStats is the host's memory from /proc/meminfo.
+type HostStats struct {
+	ViewStatus
+	// MemTotal is the host's memory size in bytes.
+	MemTotal uint64
+	// MemAvailable is the kernel's estimate of memory available for new
+	// work without swapping (last full read).
+	MemAvailable uint64
+	// Meminfo holds all fields of the last full read.
+	Meminfo procstat.Meminfo
+}
+
+// Err returns the errors of the views that failed for a reason other than
+// being unsupported (see ViewStatus.Unsupported), joined; nil when every
+// available view read cleanly. It allocates; it is not for hot paths.
+func (s *Snapshot) Err() error {
+	var errs []error
+	for _, v := range [...]struct {
+		name string
+		st   *ViewStatus
+	}{{"process", &s.Process.ViewStatus}, {"cgroup", &s.Cgroup.ViewStatus}, {"host", &s.Host.ViewStatus}} {
+		if v.st.Err != nil && !v.st.Unsupported() {
+			errs = append(errs, fmt.Errorf("%s view: %w", v.name, v.st.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Sampler owns the open kernel files and the buffers that fill Snapshots.
+// Open one per process and keep it: a Sample then allocates nothing and
+// never stops the world (unless WithExactMemStats). A Sampler is not safe
+// for concurrent use.
+type Sampler struct {
+	opts options
+	goR  *goReader
+
+	proc    *procstat.Reader
+	procErr error
+	cg      *cgroupstat.Reader
+	cgErr   error
+	loc     cgroupstat.Location
+
+	cgs cgroupstat.Stats // working buffer for cgroupstat
+
+	// Breakdowns of the last full read, carried into cheap samples.
+	detail     bool
+	detailTime time.Time
+	status     procstat.Status
+	statusErr  error
+	meminfo    procstat.Meminfo
+	meminfoErr error
+	cgStat     cgroupstat.MemStat
+	cgEvents   cgroupstat.Events
+	cgPSI      cgroupstat.PSI
+	cgFull     bool
+
+	closed bool
+}
+
+// NewSampler opens the process and cgroup readers under the configured root
+// and discovers the runtime metrics. A view that is unavailable (no memory
+// cgroup, not Linux) does not make it fail: every Sample then records that
+// view as unavailable with the reason. It fails only when the root directory
+// does not exist.
+func NewSampler(opts ...Option) (*Sampler, error) {
+	o := buildOptions(opts)
+	if fi, err := os.Stat(o.root); err != nil {
+		return nil, fmt.Errorf("memwatch: root: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("memwatch: root %s is not a directory", o.root)
+	}
+	s := &Sampler{opts: o, goR: newGoReader(o.exactMemStats)}
+	s.proc, s.procErr = procstat.Open(procstat.WithRoot(o.root))
+	if s.procErr != nil {
+		s.proc = nil
+	}
+	s.cg, s.cgErr = cgroupstat.Open(cgroupstat.WithRoot(o.root))
+	if s.cgErr != nil {
+		s.cg = nil
+	} else {
+		s.loc = s.cg.Location()
+	}
+	return s, nil
+}
+
+// Location returns where the memory cgroup was found, and the reason when it
+// was not.
+func (s *Sampler) Location() (cgroupstat.Location, error) { return s.loc, s.cgErr }
+
+// CgroupFiles returns the paths of the cgroup files the Sampler reads and
+// the descriptor of its open usage file (for v1 cgroup.event_control
+// thresholds; owned by the Sampler, valid until Close), for event-driven
+// wake-ups. It returns the reason when the cgroup view is unavailable, and
+// ErrClosed after Close.
+func (s *Sampler) CgroupFiles() (files cgroupstat.Files, usageFd int, err error) {
+	if s.closed {
+		return cgroupstat.Files{}, -1, ErrClosed
+	}
+	if s.cg == nil {
+		return cgroupstat.Files{}, -1, s.cgErr
+	}
+	return s.cg.Files(), s.cg.UsageFd(), nil
+}
+
+// Sample fills snap with a new reading. With full=false only the cheap files
+// are read and the breakdowns of the last full read are carried over; the
+// first Sample of a Sampler is always full. Views that cannot be read are
+// marked unavailable in snap with the reason; Sample itself fails only after
+// Close or with a nil snap. Steady-state samples allocate nothing.
+//
+// Fields the Watcher owns (Level, Sampling) are left as they are.
+func (s *Sampler) Sample(snap *Snapshot, full bool) error {
+	if snap == nil {
+		return errors.New("memwatch: Sample: nil snapshot")
+	}
+	if s.closed {
+		return ErrClosed
+	}
+	full = full || !s.detail
+	now := time.Now()
+	snap.Time = now
+	snap.Full = full
+
+	s.goR.read(&snap.Go)
+	s.sampleProcess(snap, full)
+	s.sampleCgroup(snap, full)
+	if full {
+		s.detail = true
+		s.detailTime = now
+	}
+	s.sampleHost(snap, full)
+	snap.DetailTime = s.detailTime
+	snap.Attribution = Attribute(snap)
+	return nil
+}
+
+func (s *Sampler) sampleProcess(snap *Snapshot, full bool) {
+	p := &snap.Process
+	if s.proc == nil {
+		*p = ProcessStats{ViewStatus: ViewStatus{Err: s.procErr}}
+		return
+	}
+	if err := s.proc.ReadStatm(&p.Statm); err != nil {
+		*p = ProcessStats{ViewStatus: ViewStatus{Err: err}}
+		return
+	}
+	if full {
+		s.statusErr = s.proc.ReadStatus(&s.status)
+		if s.statusErr != nil {
+			s.status = procstat.Status{}
+		}
+	}
+	p.Status = s.status
+	p.ViewStatus = ViewStatus{Available: true, Err: s.statusErr}
+}
+
+func (s *Sampler) sampleCgroup(snap *Snapshot, full bool) {
+	c := &snap.Cgroup
+	if s.cg == nil {
+		*c = CgroupStats{ViewStatus: ViewStatus{Err: s.cgErr}}
+		return
+	}
+	var err error
+	if full {
+		err = s.cg.ReadFull(&s.cgs)
+		if err == nil {
+			s.cgStat, s.cgEvents, s.cgPSI, s.cgFull = s.cgs.Stat, s.cgs.Events, s.cgs.PSI, true
+		} else {
+			s.cgStat, s.cgEvents, s.cgPSI, s.cgFull = cgroupstat.MemStat{}, cgroupstat.Events{}, cgroupstat.PSI{}, false
+		}
+	} else {
+		err = s.cg.ReadCheap(&s.cgs)
+		s.cgs.Stat, s.cgs.Events, s.cgs.PSI, s.cgs.Full = s.cgStat, s.cgEvents, s.cgPSI, s.cgFull
+	}
+	if err != nil {
+		*c = CgroupStats{ViewStatus: ViewStatus{Err: err}, Location: s.loc}
+		return
+	}
+	c.ViewStatus = ViewStatus{Available: true}
+	c.Location = s.loc
+	c.Stats = s.cgs
+}
+
+func (s *Sampler) sampleHost(snap *Snapshot, full bool) {
+	h := &snap.Host
+	if s.proc == nil {
+		*h = HostStats{ViewStatus: ViewStatus{Err: s.procErr}}
+		return
+	}
+	if full {
+		s.meminfoErr = s.proc.ReadMeminfo(&s.meminfo)
+		if s.meminfoErr != nil {
+			s.meminfo = procstat.Meminfo{}
+		}
+	}
+	if s.meminfoErr != nil || s.meminfo.MemTotal == 0 {
+		err := s.meminfoErr
+		if err == nil {
+			err = errNoMeminfo
+		}
+		*h = HostStats{ViewStatus: ViewStatus{Err: err}}
+		return
+	}
+	*h = HostStats{
+		ViewStatus:   ViewStatus{Available: true},
+		MemTotal:     s.meminfo.MemTotal,
+		MemAvailable: s.meminfo.MemAvailable,
+		Meminfo:      s.meminfo,
+	}
+}
+
+var errNoMeminfo = errors.New("memwatch: /proc/meminfo has no MemTotal")
+
+// Close releases the open files. It is safe to call more than once.
+func (s *Sampler) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs [2]error
+	if s.proc != nil {
+		errs[0] = s.proc.Close()
+	}
+	if s.cg != nil {
+		errs[1] = s.cg.Close()
+	}
+	return errors.Join(errs[0], errs[1])
+}
+
+// Read takes one full snapshot with a temporary Sampler, for callers without
+// a Watcher. Its GC CPU fraction covers the whole process lifetime.
+func Read(opts ...Option) (*Snapshot, error) {
+	s, err := NewSampler(opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	snap := new(Snapshot)
+	if err := s.Sample(snap, true); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}

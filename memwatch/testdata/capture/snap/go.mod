@@ -1,0 +1,3 @@
+module memwatch-capture
+
+go 1.26.0

@@ -1,0 +1,234 @@
+package procstat
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/go-memwatch/memwatch/internal/kfile"
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	root     string
+	pid      int
+	pidSet   bool
+	pageSize int
+}
+
+// WithRoot resolves /proc under dir instead of "/" (an empty dir means "/"),
+// for fixture trees such as testdata/<name>/proc/self/statm.
+func WithRoot(dir string) Option {
+	return func(o *options) { o.root = dir }
+}
+
+// WithPID reads /proc/<pid> instead of /proc/self. pid must be positive.
+func WithPID(pid int) Option {
+	return func(o *options) { o.pid, o.pidSet = pid, true }
+}
+
+// WithPageSize overrides the page size used to convert statm's page counts to
+// bytes (default: the running kernel's, from getpagesize). Use it with
+// fixtures captured on a machine with another page size.
+func WithPageSize(n int) Option {
+	return func(o *options) { o.pageSize = n }
+}
+
+// Initial buffer sizes; kfile grows a buffer (once) if a file is larger.
+const (
+	statmBufSize   = 256  // 7 numbers of at most 20 digits
+	statusBufSize  = 4096 // ~1.5 KiB, more with many NUMA nodes
+	smapsBufSize   = 2048 // ~0.7 KiB
+	meminfoBufSize = 4096 // ~1.5 KiB
+)
+
+// Reader reads the memory files of one process. statm is opened by Open;
+// status, smaps_rollup and meminfo are opened on first use. Files stay open
+// and are re-read with pread at offset 0 into buffers the Reader owns, so
+// steady-state reads allocate nothing.
+//
+// A Reader is safe for concurrent use; reads are serialized.
+type Reader struct {
+	mu       sync.Mutex
+	closed   bool
+	pageSize uint64
+
+	statm   *kfile.File
+	status  *kfile.File
+	smaps   *kfile.File
+	meminfo *kfile.File
+
+	statusPath    string
+	smapsPath     string
+	meminfoPath   string
+	clearRefsPath string
+}
+
+// ResetPeakError reports that the peak RSS (VmHWM) could not be reset
+// through clear_refs. Err is the underlying *os.PathError; errors.Is works
+// with fs.ErrPermission and syscall errnos such as EACCES, EROFS or EINVAL
+// (kernels before 4.0 do not know the "5" command).
+type ResetPeakError struct {
+	Path string
+	Err  error
+}
+
+func (e *ResetPeakError) Error() string {
+	return "procstat: reset peak RSS via " + e.Path + ": " + e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *ResetPeakError) Unwrap() error { return e.Err }
+
+// resolve applies opts and returns the validated options and the process
+// directory <root>/proc/<pid>.
+func resolve(opts []Option) (options, string, error) {
+	o := options{root: "/"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.pageSize < 0 {
+		return o, "", errors.New("procstat: negative page size " + strconv.Itoa(o.pageSize))
+	}
+	pid := "self"
+	if o.pidSet {
+		if o.pid <= 0 {
+			return o, "", errors.New("procstat: invalid pid " + strconv.Itoa(o.pid))
+		}
+		pid = strconv.Itoa(o.pid)
+	}
+	if o.root == "" {
+		o.root = "/"
+	}
+	return o, filepath.Join(o.root, "proc", pid), nil
+}
+
+// PageSize returns the page size the Reader converts statm with.
+func (r *Reader) PageSize() uint64 { return r.pageSize }
+
+// ReadStatm reads /proc/<pid>/statm into s. It is the hot path: one pread
+// into a reused buffer and a hand parse, no allocation.
+func (r *Reader) ReadStatm(s *Statm) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.statm == nil {
+		return ErrClosed
+	}
+	b, err := r.statm.Read()
+	if err != nil {
+		return err
+	}
+	return ParseStatm(r.statm.Path(), b, r.pageSize, s)
+}
+
+// ReadStatus reads the memory fields of /proc/<pid>/status into s. The file
+// is opened on the first call; later calls allocate nothing.
+func (r *Reader) ReadStatus(s *Status) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, err := r.lazy(&r.status, r.statusPath, statusBufSize)
+	if err != nil {
+		return err
+	}
+	b, err := f.Read()
+	if err != nil {
+		return err
+	}
+	return ParseStatus(f.Path(), b, s)
+}
+
+// ReadSmapsRollup reads /proc/<pid>/smaps_rollup into s. The kernel walks
+// every mapping to produce it, so it costs far more than ReadStatm; use it on
+// a slow path. The file is opened on the first call; later calls allocate
+// nothing.
+func (r *Reader) ReadSmapsRollup(s *SmapsRollup) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, err := r.lazy(&r.smaps, r.smapsPath, smapsBufSize)
+	if err != nil {
+		return err
+	}
+	b, err := f.Read()
+	if err != nil {
+		return err
+	}
+	return ParseSmapsRollup(f.Path(), b, s)
+}
+
+// ReadMeminfo reads the host totals of <root>/proc/meminfo into m. The file
+// is opened on the first call; later calls allocate nothing.
+func (r *Reader) ReadMeminfo(m *Meminfo) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, err := r.lazy(&r.meminfo, r.meminfoPath, meminfoBufSize)
+	if err != nil {
+		return err
+	}
+	b, err := f.Read()
+	if err != nil {
+		return err
+	}
+	return ParseMeminfo(f.Path(), b, m)
+}
+
+// lazy returns *fp, opening path into it on first use. A failed open is
+// retried on the next call. r.mu must be held.
+func (r *Reader) lazy(fp **kfile.File, path string, size int) (*kfile.File, error) {
+	if r.closed || r.statm == nil {
+		return nil, ErrClosed
+	}
+	if *fp == nil {
+		f, err := kfile.Open(path, size)
+		if err != nil {
+			return nil, err
+		}
+		*fp = f
+	}
+	return *fp, nil
+}
+
+// ResetPeakRSS resets the process's peak RSS (VmHWM in status) to its current
+// RSS by writing "5" to /proc/<pid>/clear_refs (Linux 4.0+). It needs write
+// access to that file: a read-only /proc or a missing ptrace permission for
+// another process makes it fail with a *ResetPeakError.
+func (r *Reader) ResetPeakRSS() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.statm == nil {
+		return ErrClosed
+	}
+	f, err := os.OpenFile(r.clearRefsPath, os.O_WRONLY, 0)
+	if err != nil {
+		return &ResetPeakError{Path: r.clearRefsPath, Err: err}
+	}
+	_, err = f.Write([]byte("5"))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &ResetPeakError{Path: r.clearRefsPath, Err: err}
+	}
+	return nil
+}
+
+// Close closes the files. It is idempotent; later reads return ErrClosed.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	var errs []error
+	for _, f := range []**kfile.File{&r.statm, &r.status, &r.smaps, &r.meminfo} {
+		if err := (*f).Close(); err != nil {
+			errs = append(errs, err)
+		}
+		*f = nil
+	}
+	return errors.Join(errs...)
+}

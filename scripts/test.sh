@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The whole memwatch test suite, as CI runs it. Needs root for the real-kernel
+# tests (cgroup v1 on the host, cgroup v2 in a QEMU VM); without root those
+# tests skip with a reason and everything else still runs.
+#
+#   ./scripts/test.sh          # everything (installs what is missing)
+#   FUZZTIME=30s ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
+FUZZTIME="${FUZZTIME:-8s}"
+STATICCHECK_VERSION="v0.8.2" # staticcheck 2026.2.2, knows Go 1.26
+
+step() { printf '\n=== %s\n' "$*"; }
+t0=$SECONDS
+
+step "install test dependencies"
+./scripts/install-deps.sh
+if ! command -v staticcheck >/dev/null || ! staticcheck -version | grep -q "(${STATICCHECK_VERSION#v})"; then
+	go install "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"
+fi
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
+
+step "go vet and staticcheck"
+go vet ./...
+staticcheck ./...
+
+step "cross-compile (darwin, windows, freebsd)"
+for os in darwin windows freebsd; do
+	GOOS=$os GOARCH=amd64 go vet ./...   # builds packages and their tests
+done
+
+step "containerd/cgroups stays out of non-test import graphs"
+pkgs=$(go list ./... | grep -v '/internal/testutil')
+if leaked=$(go list -deps $pkgs | grep '^github.com/containerd/cgroups'); then
+	echo "containerd/cgroups is imported by a non-test package:"; echo "$leaked"; exit 1
+fi
+echo "ok: not in the graph of $(echo "$pkgs" | wc -l) packages"
+
+step "fuzz every parser for ${FUZZTIME} each"
+for pkg in $(go list ./...); do
+	for fz in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+		echo "--- $pkg $fz"
+		go test -run '^$' -fuzz "^${fz}\$" -fuzztime "$FUZZTIME" "$pkg" >/tmp/memwatch-fuzz.log 2>&1 || { cat /tmp/memwatch-fuzz.log; exit 1; }
+	done
+done
+
+step "benchmarks compile and run once"
+go test -run '^$' -bench . -benchtime 1x ./... >/tmp/memwatch-bench.log 2>&1 || { cat /tmp/memwatch-bench.log; exit 1; }
+
+step "cgroup v2 in a QEMU VM (real kernel)"
+./scripts/test-vm.sh
+
+step "unit, fixture and real-kernel tests with the race detector"
+go test -race -count=1 ./...
+
+echo
+echo "all checks passed in $((SECONDS - t0)) s"
