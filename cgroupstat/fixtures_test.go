@@ -15,19 +15,24 @@ import (
 )
 
 // The fixtures under testdata/ are trees of kernel files: the v1 and hybrid
-// ones were copied from this repository's capture host by
+// ones were copied from this repository's capture host (Linux 6.18) by
 // testdata/capture/capture.sh (real cgroups, real namespaces, a real OOM
-// kill); the v2-* ones are provisional until replaced by VM captures (see
-// testdata/v2-PROVISIONAL). Every expected number below is read off those
-// files; the comments say which file and how it combines.
+// kill); the v2-* ones and hybrid-v2vm were captured in the QEMU test VM
+// (Debian 6.1) by internal/testutil/vm/capture, and a few are derived from
+// those captures by deleting files or changing a path (testdata/README.md).
+// Every expected number below is read off those files; the comments say
+// which file and how it combines.
 
 const (
-	fxMemTotal = 24683656 * 1024 // proc/meminfo MemTotal
-	unl        = cgroupstat.Unlimited
+	fxMemTotal         = 24683656 * 1024 // proc/meminfo MemTotal of the capture host
+	fxVMMemTotal       = 481296 * 1024   // proc/meminfo MemTotal of the VM captures
+	fxVMNestedMemTotal = 481260 * 1024   // ... of v2-nested (same VM, another boot)
+	unl                = cgroupstat.Unlimited
 )
 
 type fxCase struct {
-	name string
+	name     string
+	memTotal uint64 // proc/meminfo MemTotal; 0 means fxMemTotal
 	// Discovery; paths are relative to the fixture root ("" = empty).
 	discoverErr error // sentinel, nil for success
 	loc         cgroupstat.Location
@@ -35,6 +40,13 @@ type fxCase struct {
 	// After Open: ReadFull into a zero Stats. Paths in LimitDir relative.
 	full  cgroupstat.Stats
 	files cgroupstat.Files
+}
+
+func (c *fxCase) wantMemTotal() uint64 {
+	if c.memTotal != 0 {
+		return c.memTotal
+	}
+	return fxMemTotal
 }
 
 func fxRoot(t testing.TB, name string) string {
@@ -240,128 +252,183 @@ var fxCases = []fxCase{
 		discoverErr: cgroupstat.ErrOutsideMount,
 	},
 	{
-		// Provisional v2: /workload/app, ancestor memory.max 256 MiB below the
-		// own 512 MiB, own memory.high 192 MiB.
-		name: "v2-nested",
-		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/workload/app", Dir: "sys/fs/cgroup/workload/app",
-			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/workload/app"},
-		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/workload/app",
-			Usage: 152043520, WorkingSet: 152043520 - 33554432, // memory.current - inactive_file
-			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup/workload",
-			High: 201326592, HighRaw: 201326592, // app memory.high; workload's is max
-			Peak: 255852544, HasPeak: true,
-			SwapUsage: 0, SwapLimit: unl, HasSwap: true,
-			Stat: cgroupstat.MemStat{Anon: 104857600, File: 41943040, ActiveAnon: 110592, InactiveAnon: 104747008,
-				ActiveFile: 8388608, InactiveFile: 33554432, FileMapped: 8388608, FileDirty: 135168,
-				Kernel: 5242880, KernelStack: 327680, PageTables: 1048576, Percpu: 110592,
-				SlabReclaimable: 2359296, SlabUnreclaimable: 1048576, Present: fxV2Present},
-			Events: cgroupstat.Events{
-				EventCounts: cgroupstat.EventCounts{High: 12, OOMKill: 1},
-				Local:       cgroupstat.EventCounts{High: 12, OOMKill: 1}, HasLocal: true, HasEvents: true},
-			PSI: cgroupstat.PSI{Source: cgroupstat.PSICgroup,
-				Some: cgroupstat.PSILine{Avg10: 1.52, Avg60: 0.87, Avg300: 0.21, Total: 3456789},
-				Full: cgroupstat.PSILine{Avg10: 0.64, Avg60: 0.35, Avg300: 0.08, Total: 1234567}},
-			Full: true},
-		files: fxV2Files("sys/fs/cgroup/workload/app", "sys/fs/cgroup/workload/app/memory.pressure"),
-	},
-	{
-		// Provisional v2: /workload/app/sub has no memory controller: its
-		// charges go to app; its own memory.pressure is still used.
-		name: "v2-no-memory-controller",
-		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/workload/app/sub", Dir: "sys/fs/cgroup/workload/app",
-			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/workload/app/sub"},
-		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/workload/app/sub",
-			Usage: 152043520, WorkingSet: 152043520 - 33554432,
-			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup/workload",
-			High: 201326592, HighRaw: 201326592,
-			Peak: 255852544, HasPeak: true,
-			SwapUsage: 0, SwapLimit: unl, HasSwap: true,
-			Stat: cgroupstat.MemStat{Anon: 104857600, File: 41943040, ActiveAnon: 110592, InactiveAnon: 104747008,
-				ActiveFile: 8388608, InactiveFile: 33554432, FileMapped: 8388608, FileDirty: 135168,
-				Kernel: 5242880, KernelStack: 327680, PageTables: 1048576, Percpu: 110592,
-				SlabReclaimable: 2359296, SlabUnreclaimable: 1048576, Present: fxV2Present},
-			Events: cgroupstat.Events{
-				EventCounts: cgroupstat.EventCounts{High: 12, OOMKill: 1},
-				Local:       cgroupstat.EventCounts{High: 12, OOMKill: 1}, HasLocal: true, HasEvents: true},
-			PSI: cgroupstat.PSI{Source: cgroupstat.PSICgroup,
-				Some: cgroupstat.PSILine{Avg10: 2.10, Avg60: 1.05, Avg300: 0.30, Total: 2222222},
-				Full: cgroupstat.PSILine{Avg10: 0.90, Avg60: 0.40, Avg300: 0.10, Total: 888888}},
-			Full: true},
-		files: fxV2Files("sys/fs/cgroup/workload/app", "sys/fs/cgroup/workload/app/sub/memory.pressure"),
-	},
-	{
-		// Provisional v2: a container with its own cgroup namespace.
-		name: "v2-ns",
-		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/", Dir: "sys/fs/cgroup", MountPoint: "sys/fs/cgroup",
-			MountRoot: "/", AncestorsHidden: true, ReadOnly: true, UnifiedDir: "sys/fs/cgroup"},
-		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/",
-			Usage: 73400320, WorkingSet: 73400320 - 12582912,
-			Limit: 536870912, LimitRaw: 536870912, LimitDir: "sys/fs/cgroup",
-			High: unl, HighRaw: unl, AncestorsHidden: true,
-			Peak: 80216064, HasPeak: true,
-			SwapUsage: 0, SwapLimit: 0, HasSwap: true, // memory.swap.max 0: no swap allowed
-			Stat: cgroupstat.MemStat{Anon: 52428800, File: 16777216, ActiveAnon: 65536, InactiveAnon: 52363264,
-				ActiveFile: 4194304, InactiveFile: 12582912, FileMapped: 4194304,
-				Kernel: 3670016, KernelStack: 196608, PageTables: 786432, Percpu: 55296, Sock: 4096,
-				SlabReclaimable: 1572864, SlabUnreclaimable: 1048576, Present: fxV2Present},
-			Events: cgroupstat.Events{HasLocal: true, HasEvents: true},
-			PSI: cgroupstat.PSI{Source: cgroupstat.PSICgroup,
-				Some: cgroupstat.PSILine{Total: 1337}, Full: cgroupstat.PSILine{Total: 512}},
-			Full: true},
-		files: fxV2Files("sys/fs/cgroup", "sys/fs/cgroup/memory.pressure"),
-	},
-	{
-		// Provisional v2: memory.max max above and 64 GiB (more than the host's
-		// 23.5 GiB MemTotal) on the cgroup: no effective limit.
-		name: "v2-nolimit",
-		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/system.slice/mw.service",
-			Dir: "sys/fs/cgroup/system.slice/mw.service", MountPoint: "sys/fs/cgroup", MountRoot: "/",
-			UnifiedDir: "sys/fs/cgroup/system.slice/mw.service"},
-		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/system.slice/mw.service",
-			Usage: 31457280, WorkingSet: 31457280 - 6291456,
-			Limit: unl, LimitRaw: 68719476736, LimitDir: "",
+		// Hybrid layout in the VM (Debian 6.1): v1 memory /mw/test with
+		// limit_in_bytes 256 MiB under /mw (no limit), cgroup2 /mw/test
+		// (no controllers) with its memory.pressure. The capture keeps only
+		// readable files, so the write-only cgroup.event_control is absent.
+		name:     "hybrid-v2vm",
+		memTotal: fxVMMemTotal,
+		loc: cgroupstat.Location{Version: cgroupstat.V1, Hybrid: true, Path: "/mw/test",
+			Dir: "sys/fs/cgroup/memory/mw/test", MountPoint: "sys/fs/cgroup/memory", MountRoot: "/",
+			UnifiedDir: "sys/fs/cgroup/unified/mw/test"},
+		full: cgroupstat.Stats{Version: cgroupstat.V1, Path: "/mw/test",
+			Usage:      22507520,     // memory.usage_in_bytes
+			WorkingSet: 22507520 - 0, // - total_inactive_file
+			// min(own 268435456, mw 9223372036854771712, hierarchical 268435456); root skipped
+			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup/memory/mw/test",
 			High: unl, HighRaw: unl,
-			Peak: 33554432, HasPeak: true,
+			Peak: 22507520, HasPeak: true, // memory.max_usage_in_bytes
+			SwapUsage: 0, SwapLimit: unl, HasSwap: true, // memsw.usage 22507520 - usage 22507520; memsw.limit 2^63-4096
+			Stat: cgroupstat.MemStat{Anon: 22114304, File: 0, ActiveAnon: 4096, InactiveAnon: 22069248,
+				Kernel:            299008, // memory.kmem.usage_in_bytes
+				HierarchicalLimit: 268435456, HierarchicalMemswLimit: fxV1NoLimit,
+				Present: fxV1Present | cgroupstat.StatKernel},
+			Events: cgroupstat.Events{HasEvents: true},           // failcnt 0, oom_control all 0
+			PSI:    cgroupstat.PSI{Source: cgroupstat.PSICgroup}, // unified/mw/test/memory.pressure: all 0
+			Full:   true},
+		files: cgroupstat.Files{Usage: "sys/fs/cgroup/memory/mw/test/memory.usage_in_bytes",
+			Limit: "sys/fs/cgroup/memory/mw/test/memory.limit_in_bytes", Stat: "sys/fs/cgroup/memory/mw/test/memory.stat",
+			Events: "sys/fs/cgroup/memory/mw/test/memory.oom_control", Pressure: "sys/fs/cgroup/unified/mw/test/memory.pressure",
+			PressureSource: cgroupstat.PSICgroup},
+	},
+	{
+		// Pure v2 in the VM: /mw/test with memory.max 256 MiB under /mw (max),
+		// host-shaped mount (root "/", the mount point is the hierarchy root).
+		name:     "v2-child-256m",
+		memTotal: fxVMMemTotal,
+		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw/test",
+			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
+		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
+			Usage: 1015808, WorkingSet: 1015808 - 0, // memory.current - inactive_file
+			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup/mw/test", // min(own 268435456, mw max)
+			High: unl, HighRaw: unl, // max in both
+			Peak: 1019904, HasPeak: true,
+			SwapUsage: 0, SwapLimit: unl, HasSwap: true, // swap.current 0, swap.max max in both
+			Stat: cgroupstat.MemStat{Anon: 798720, ActiveAnon: 4096, InactiveAnon: 765952,
+				Kernel: 217088, KernelStack: 32768, PageTables: 69632,
+				SlabReclaimable: 55376, SlabUnreclaimable: 30448, Present: fxV2Present},
+			Events: cgroupstat.Events{HasLocal: true, HasEvents: true}, // all counters 0
+			PSI:    cgroupstat.PSI{Source: cgroupstat.PSICgroup},       // mw/test/memory.pressure: all 0
+			Full:   true},
+		files: fxV2Files("sys/fs/cgroup/mw/test", "sys/fs/cgroup/mw/test/memory.pressure"),
+	},
+	{
+		// v2 nested: parent /mw memory.max 192 MiB below the own 256 MiB, own
+		// memory.high 160 MiB; 20 MiB of Go heap and 8 MiB of ext4 page cache.
+		name:     "v2-nested",
+		memTotal: fxVMNestedMemTotal,
+		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw/test",
+			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
+		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
+			Usage: 31674368, WorkingSet: 31674368 - 8392704, // memory.current - inactive_file
+			Limit: 201326592, LimitRaw: 201326592, LimitDir: "sys/fs/cgroup/mw", // min(own 268435456, mw 201326592)
+			High: 167772160, HighRaw: 167772160, // own memory.high; mw's is max
+			Peak: 31936512, HasPeak: true,
 			SwapUsage: 0, SwapLimit: unl, HasSwap: true,
-			Stat: cgroupstat.MemStat{Anon: 20971520, File: 8388608, ActiveAnon: 65536, InactiveAnon: 20905984,
-				ActiveFile: 2097152, InactiveFile: 6291456, FileMapped: 2097152,
-				Kernel: 2097152, KernelStack: 131072, PageTables: 524288, Percpu: 36864,
-				SlabReclaimable: 1048576, SlabUnreclaimable: 524288, Present: fxV2Present},
+			Stat: cgroupstat.MemStat{Anon: 22036480, File: 8417280, ActiveAnon: 4096, InactiveAnon: 22003712,
+				ActiveFile: 24576, InactiveFile: 8392704, FileDirty: 12288,
+				Kernel: 1236992, KernelStack: 49152, PageTables: 126976,
+				SlabReclaimable: 995944, SlabUnreclaimable: 31336, Present: fxV2Present},
 			Events: cgroupstat.Events{HasLocal: true, HasEvents: true},
 			PSI:    cgroupstat.PSI{Source: cgroupstat.PSICgroup},
 			Full:   true},
-		files: fxV2Files("sys/fs/cgroup/system.slice/mw.service", "sys/fs/cgroup/system.slice/mw.service/memory.pressure"),
+		files: fxV2Files("sys/fs/cgroup/mw/test", "sys/fs/cgroup/mw/test/memory.pressure"),
 	},
 	{
-		// Provisional v2: a 4.19-era kernel with psi=0 and swapaccount=0.
-		name: "v2-missing-optional",
-		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw", Dir: "sys/fs/cgroup/mw", MountPoint: "sys/fs/cgroup",
-			MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw"},
-		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw",
-			Usage: 31064064, WorkingSet: 31064064 - 6291456,
-			Limit: 1073741824, LimitRaw: 1073741824, LimitDir: "sys/fs/cgroup/mw",
+		// v2-nested with the memory controller not enabled for /mw/test
+		// (derived: its memory.* files except the core memory.pressure
+		// deleted, "memory" deleted from its cgroup.controllers and from
+		// /mw's cgroup.subtree_control): charged to /mw, read there; the
+		// own memory.pressure is still used.
+		name:     "v2-no-memory-controller",
+		memTotal: fxVMNestedMemTotal,
+		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw",
+			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
+		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
+			Usage: 31682560, WorkingSet: 31682560 - 8392704, // mw memory.current - inactive_file
+			Limit: 201326592, LimitRaw: 201326592, LimitDir: "sys/fs/cgroup/mw", // mw memory.max
+			High: unl, HighRaw: unl, // mw memory.high max
+			Peak: 31682560, HasPeak: true,
+			SwapUsage: 0, SwapLimit: unl, HasSwap: true,
+			Stat: cgroupstat.MemStat{Anon: 22007808, File: 8417280, ActiveAnon: 4096, InactiveAnon: 22003712,
+				ActiveFile: 24576, InactiveFile: 8392704, FileDirty: 12288,
+				Kernel: 1220608, KernelStack: 49152, PageTables: 122880, Percpu: 5256,
+				SlabReclaimable: 974744, SlabUnreclaimable: 30936, Present: fxV2Present},
+			Events: cgroupstat.Events{HasLocal: true, HasEvents: true},
+			PSI:    cgroupstat.PSI{Source: cgroupstat.PSICgroup},
+			Full:   true},
+		files: fxV2Files("sys/fs/cgroup/mw", "sys/fs/cgroup/mw/test/memory.pressure"),
+	},
+	{
+		// A private cgroup namespace entered in /mw/test, cgroup2 remounted
+		// read-only as a container runtime does: path "/", only the namespace
+		// root is visible (it has cgroup.type: not the hierarchy root).
+		name:     "v2-ns",
+		memTotal: fxVMMemTotal,
+		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/", Dir: "sys/fs/cgroup", MountPoint: "sys/fs/cgroup",
+			MountRoot: "/", AncestorsHidden: true, ReadOnly: true, UnifiedDir: "sys/fs/cgroup"},
+		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/",
+			Usage: 1794048, WorkingSet: 1794048 - 0,
+			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup",
+			High: unl, HighRaw: unl, AncestorsHidden: true,
+			Peak: 1794048, HasPeak: true,
+			SwapUsage: 0, SwapLimit: unl, HasSwap: true,
+			Stat: cgroupstat.MemStat{Anon: 1335296, ActiveAnon: 8192, InactiveAnon: 1323008,
+				Kernel: 430080, KernelStack: 114688, PageTables: 155648,
+				SlabReclaimable: 29976, SlabUnreclaimable: 82648, Present: fxV2Present},
+			Events: cgroupstat.Events{HasLocal: true, HasEvents: true},
+			PSI:    cgroupstat.PSI{Source: cgroupstat.PSICgroup},
+			Full:   true},
+		files: fxV2Files("sys/fs/cgroup", "sys/fs/cgroup/memory.pressure"),
+	},
+	{
+		// A private cgroup namespace with the host's cgroup2 mount left
+		// visible: path "/", mount root "/../..". The mount point shows the
+		// host root cgroup, not this one: refused.
+		name:        "v2-ns-hostmount",
+		discoverErr: cgroupstat.ErrOutsideMount,
+	},
+	{
+		// memory.max max on /mw/test and /mw: no limit.
+		name:     "v2-nolimit",
+		memTotal: fxVMMemTotal,
+		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw/test",
+			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
+		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
+			Usage: 1019904, WorkingSet: 1019904 - 0,
+			Limit: unl, LimitRaw: unl, LimitDir: "", // "max" reads as Unlimited
+			High: unl, HighRaw: unl,
+			Peak: 1282048, HasPeak: true,
+			SwapUsage: 0, SwapLimit: unl, HasSwap: true,
+			Stat: cgroupstat.MemStat{Anon: 819200, ActiveAnon: 4096, InactiveAnon: 770048,
+				Kernel: 241664, KernelStack: 49152, PageTables: 73728,
+				SlabReclaimable: 55376, SlabUnreclaimable: 34336, Present: fxV2Present},
+			Events: cgroupstat.Events{HasLocal: true, HasEvents: true},
+			PSI:    cgroupstat.PSI{Source: cgroupstat.PSICgroup},
+			Full:   true},
+		files: fxV2Files("sys/fs/cgroup/mw/test", "sys/fs/cgroup/mw/test/memory.pressure"),
+	},
+	{
+		// v2-child-256m without memory.peak, memory.swap.*,
+		// memory.events.local, memory.pressure and /proc/pressure (derived
+		// by deletion: an older kernel with swapaccount=0 and no PSI).
+		name:     "v2-missing-optional",
+		memTotal: fxVMMemTotal,
+		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw/test",
+			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
+		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
+			Usage: 1015808, WorkingSet: 1015808 - 0,
+			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup/mw/test",
 			High: unl, HighRaw: unl,
 			HasPeak: false, HasSwap: false,
-			Stat: cgroupstat.MemStat{Anon: 20971520, File: 8388608, ActiveAnon: 65536, InactiveAnon: 20905984,
-				ActiveFile: 2097152, InactiveFile: 6291456, FileMapped: 2097152,
-				Kernel:      131072 + 1048576 + 524288, // no "kernel" key: kernel_stack + slab_reclaimable + slab_unreclaimable
-				KernelStack: 131072, SlabReclaimable: 1048576, SlabUnreclaimable: 524288,
-				Present: cgroupstat.StatAnon | cgroupstat.StatFile | cgroupstat.StatActiveAnon | cgroupstat.StatInactiveAnon |
-					cgroupstat.StatActiveFile | cgroupstat.StatInactiveFile | cgroupstat.StatUnevictable | cgroupstat.StatShmem |
-					cgroupstat.StatFileMapped | cgroupstat.StatFileDirty | cgroupstat.StatFileWriteback |
-					cgroupstat.StatKernelStack | cgroupstat.StatSock | cgroupstat.StatSlabReclaimable | cgroupstat.StatSlabUnreclaimable |
-					cgroupstat.StatKernel | cgroupstat.StatKernelFromParts},
-			Events: cgroupstat.Events{HasEvents: true},
+			Stat: cgroupstat.MemStat{Anon: 798720, ActiveAnon: 4096, InactiveAnon: 765952,
+				Kernel: 217088, KernelStack: 32768, PageTables: 69632,
+				SlabReclaimable: 55376, SlabUnreclaimable: 30448, Present: fxV2Present},
+			Events: cgroupstat.Events{HasEvents: true}, // no memory.events.local
 			PSI:    cgroupstat.PSI{Source: cgroupstat.PSINone},
 			Full:   true},
-		files: cgroupstat.Files{Usage: "sys/fs/cgroup/mw/memory.current", Limit: "sys/fs/cgroup/mw/memory.max",
-			Stat: "sys/fs/cgroup/mw/memory.stat", Events: "sys/fs/cgroup/mw/memory.events"},
+		files: cgroupstat.Files{Usage: "sys/fs/cgroup/mw/test/memory.current", Limit: "sys/fs/cgroup/mw/test/memory.max",
+			Stat: "sys/fs/cgroup/mw/test/memory.stat", Events: "sys/fs/cgroup/mw/test/memory.events"},
 	},
 	{
-		// "0::/mwdel (deleted)": found, flagged, and Open names the missing file.
-		name: "v2-deleted",
-		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mwdel", Dir: "sys/fs/cgroup/mwdel",
-			MountPoint: "sys/fs/cgroup", MountRoot: "/", Deleted: true, UnifiedDir: "sys/fs/cgroup/mwdel"},
+		// v2-child-256m after its cgroup was removed (derived: the
+		// /proc/self/cgroup line given the kernel's " (deleted)" suffix, the
+		// mw/test directory deleted): found, flagged, and Open names the
+		// missing file.
+		name:     "v2-deleted",
+		memTotal: fxVMMemTotal,
+		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw/test",
+			MountPoint: "sys/fs/cgroup", MountRoot: "/", Deleted: true, UnifiedDir: "sys/fs/cgroup/mw/test"},
 		openErr: fs.ErrNotExist,
 	},
 }
@@ -451,8 +518,8 @@ func TestFixtureRead(t *testing.T) {
 			if got, want := r.Location(), fxAbsLocation(root, c.loc); got != want {
 				t.Errorf("Location\n got %+v\nwant %+v", got, want)
 			}
-			if r.MemTotal() != fxMemTotal {
-				t.Errorf("MemTotal %d, want %d", r.MemTotal(), fxMemTotal)
+			if want := c.wantMemTotal(); r.MemTotal() != want {
+				t.Errorf("MemTotal %d, want %d", r.MemTotal(), want)
 			}
 			if got, want := r.Files(), fxAbsFiles(root, c.files); got != want {
 				t.Errorf("Files\n got %+v\nwant %+v", got, want)
@@ -634,10 +701,10 @@ func TestReadErrorsNameTheFile(t *testing.T) {
 		{"docker-v1-container", "sys/fs/cgroup/memory/memory.oom_control", "oom_kill_disable x\n", true},
 		{"docker-v1-container", "sys/fs/cgroup/memory/memory.failcnt", "many\n", true},
 		{"docker-v1-container", "proc/pressure/memory", "some avg10=1\n", true},
-		{"v2-nested", "sys/fs/cgroup/workload/memory.max", "maximum\n", false},
-		{"v2-nested", "sys/fs/cgroup/workload/app/memory.high", "1 2\n", false},
-		{"v2-nested", "sys/fs/cgroup/workload/app/memory.events.local", "oom_kill one\n", true},
-		{"v2-nested", "sys/fs/cgroup/workload/app/memory.pressure", "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", true},
+		{"v2-nested", "sys/fs/cgroup/mw/memory.max", "maximum\n", false},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.high", "1 2\n", false},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.events.local", "oom_kill one\n", true},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.pressure", "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", true},
 	} {
 		t.Run(c.fixture+"/"+filepath.Base(c.file), func(t *testing.T) {
 			root := fxCopy(t, c.fixture)

@@ -72,12 +72,20 @@ func TestParseProcCgroup(t *testing.T) {
 		t.Errorf("Has: %+v", lines[5])
 	}
 
-	// The kernel's line for a task whose cgroup2 cgroup was removed, and a
-	// sibling outside the namespace (both real captures).
-	if err := cgroupstat.ParseProcCgroup("c", fxRead(t, "v2-deleted/proc/self/cgroup"), &lines); err != nil {
+	// The kernel's line for a task whose cgroup2 cgroup was removed (as
+	// captured on the host from a zombie in a removed cgroup, and the
+	// v2-deleted fixture built with that shape), and a sibling outside the
+	// namespace (a real capture).
+	if err := cgroupstat.ParseProcCgroup("c", []byte("0::/mwdel (deleted)\n"), &lines); err != nil {
 		t.Fatal(err)
 	}
 	if want := []cgroupstat.CgroupLine{{ID: 0, Path: "/mwdel", Deleted: true}}; !reflect.DeepEqual(lines, want) {
+		t.Errorf("deleted: %+v, want %+v", lines, want)
+	}
+	if err := cgroupstat.ParseProcCgroup("c", fxRead(t, "v2-deleted/proc/self/cgroup"), &lines); err != nil {
+		t.Fatal(err)
+	}
+	if want := []cgroupstat.CgroupLine{{ID: 0, Path: "/mw/test", Deleted: true}}; !reflect.DeepEqual(lines, want) {
 		t.Errorf("deleted: %+v, want %+v", lines, want)
 	}
 	if err := cgroupstat.ParseProcCgroup("c", fxRead(t, "v1-sibling/proc/self/cgroup"), &lines); err != nil {
@@ -198,13 +206,14 @@ func TestParseMemStat(t *testing.T) {
 		t.Errorf("v1 file as v2: %+v", m)
 	}
 
-	if err := cgroupstat.ParseMemStat("s", fxRead(t, "v2-ns/sys/fs/cgroup/memory.stat"), cgroupstat.V2, &m); err != nil {
+	// A 6.1 file with page cache (v2-nested's parent: 8 MiB written on ext4).
+	if err := cgroupstat.ParseMemStat("s", fxRead(t, "v2-nested/sys/fs/cgroup/mw/memory.stat"), cgroupstat.V2, &m); err != nil {
 		t.Fatal(err)
 	}
-	want = cgroupstat.MemStat{Anon: 52428800, File: 16777216, ActiveAnon: 65536, InactiveAnon: 52363264,
-		ActiveFile: 4194304, InactiveFile: 12582912, FileMapped: 4194304,
-		Kernel: 3670016, KernelStack: 196608, PageTables: 786432, Percpu: 55296, Sock: 4096,
-		SlabReclaimable: 1572864, SlabUnreclaimable: 1048576, Present: fxV2Present}
+	want = cgroupstat.MemStat{Anon: 22007808, File: 8417280, ActiveAnon: 4096, InactiveAnon: 22003712,
+		ActiveFile: 24576, InactiveFile: 8392704, FileDirty: 12288,
+		Kernel: 1220608, KernelStack: 49152, PageTables: 122880, Percpu: 5256,
+		SlabReclaimable: 974744, SlabUnreclaimable: 30936, Present: fxV2Present}
 	if m != want {
 		t.Errorf("v2\n got %+v\nwant %+v", m, want)
 	}
@@ -243,17 +252,18 @@ func TestParseMemStat(t *testing.T) {
 
 func TestParseEvents(t *testing.T) {
 	var e cgroupstat.EventCounts
-	if err := cgroupstat.ParseEvents("ev", fxRead(t, "v2-nested/sys/fs/cgroup/workload/memory.events"), &e); err != nil {
-		t.Fatal(err)
-	}
-	if want := (cgroupstat.EventCounts{High: 12, Max: 3, OOM: 1, OOMKill: 1}); e != want {
-		t.Errorf("got %+v, want %+v", e, want)
-	}
-	// A newer kernel's extra key is ignored; values are reset first.
+	// A newer kernel's extra key is ignored.
 	if err := cgroupstat.ParseEvents("ev", []byte("low 1\nhigh 2\nmax 3\noom 4\noom_kill 5\noom_group_kill 6\nsock_throttled 7\n"), &e); err != nil {
 		t.Fatal(err)
 	}
 	if want := (cgroupstat.EventCounts{Low: 1, High: 2, Max: 3, OOM: 4, OOMKill: 5, OOMGroupKill: 6}); e != want {
+		t.Errorf("got %+v, want %+v", e, want)
+	}
+	// A real 6.1 file (every counter 0): the values are reset first.
+	if err := cgroupstat.ParseEvents("ev", fxRead(t, "v2-nested/sys/fs/cgroup/mw/memory.events"), &e); err != nil {
+		t.Fatal(err)
+	}
+	if want := (cgroupstat.EventCounts{}); e != want {
 		t.Errorf("got %+v, want %+v", e, want)
 	}
 	for _, c := range []struct {
@@ -323,8 +333,8 @@ func TestParsePSI(t *testing.T) {
 
 func TestParsersDoNotAllocate(t *testing.T) {
 	v1 := fxRead(t, "hybrid/sys/fs/cgroup/memory/mwfix/app/memory.stat")
-	v2 := fxRead(t, "v2-nested/sys/fs/cgroup/workload/app/memory.stat")
-	ev := fxRead(t, "v2-nested/sys/fs/cgroup/workload/memory.events")
+	v2 := fxRead(t, "v2-nested/sys/fs/cgroup/mw/test/memory.stat")
+	ev := fxRead(t, "v2-nested/sys/fs/cgroup/mw/memory.events")
 	oc := fxRead(t, "hybrid/sys/fs/cgroup/memory/mwfix/app/memory.oom_control")
 	ps := fxRead(t, "hybrid/proc/pressure/memory")
 	var (

@@ -18,7 +18,7 @@ import (
 
 func TestReaderDoesNotAllocate(t *testing.T) {
 	roots := map[string]string{}
-	for _, n := range []string{"hybrid", "v1-missing-optional", "v2-nested", "v2-missing-optional"} {
+	for _, n := range []string{"hybrid", "hybrid-v2vm", "v1-missing-optional", "v2-nested", "v2-no-memory-controller", "v2-ns", "v2-missing-optional"} {
 		roots[n] = fxRoot(t, n)
 	}
 	if _, err := cgroupstat.Discover(); err == nil {
