@@ -1,5 +1,10 @@
 package memwatch
 
+import (
+	"log/slog"
+	"time"
+)
+
 // Option configures NewSampler and Read (and, later, the Watcher).
 type Option func(*options)
 
@@ -17,10 +22,35 @@ type options struct {
 	exactMemStats bool
 
 	// ---- watcher options (watcher.go and friends add their fields here) ----
+
+	interval, minInterval time.Duration
+	logger                *slog.Logger
+	warn, critical, hyst  float64
+	basis                 Basis
+	fullEvery             int
+	events                bool
+	stopTimeout           time.Duration
+	queueSize             int
+	onLevel               func(old, new Level, s *Snapshot)
+	onOOMKill             func(delta uint64, s *Snapshot)
+	onLimitChange         func(old, new uint64, s *Snapshot)
+	onHigh                func(s *Snapshot)
 }
 
 func defaultOptions() options {
-	return options{root: "/"}
+	return options{
+		root:        "/",
+		interval:    time.Second,
+		minInterval: 100 * time.Millisecond,
+		warn:        0.80,
+		critical:    0.90,
+		hyst:        0.05,
+		basis:       BasisWorkingSet,
+		fullEvery:   5,
+		events:      true,
+		stopTimeout: 2 * time.Second,
+		queueSize:   64,
+	}
 }
 
 func buildOptions(opts []Option) options {

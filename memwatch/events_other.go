@@ -1,0 +1,6 @@
+//go:build !linux
+
+package memwatch
+
+// startEvents: kernel wake-ups exist only on Linux; the Watcher polls.
+func startEvents(*Watcher) (eventSource, string) { return nil, "poll" }
