@@ -271,29 +271,11 @@ func ParseMemStat(file string, b []byte, v Version, out *MemStat) error {
 	if v != V1 && v != V2 {
 		return kfile.Errorf(file, 0, "unknown cgroup version %d", int(v))
 	}
-	var err error
-	kfile.Lines(b, func(n int, line []byte) bool {
-		key, val, ok := keyValue(line)
-		if !ok {
-			if len(kfile.TrimSpace(line)) == 0 {
-				return true
-			}
-			err = kfile.Errorf(file, n, "want \"key value\", got %s", kfile.Quote(line))
-			return false
-		}
-		x, ok := kfile.ParseUint(val)
-		if !ok {
-			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
-			return false
-		}
-		if v == V2 {
-			out.setV2(key, x)
-		} else {
-			out.setV1(key, x)
-		}
-		return true
-	})
-	if err != nil {
+	set := out.setV1
+	if v == V2 {
+		set = out.setV2
+	}
+	if err := parseKeyUints(file, b, set); err != nil {
 		return err
 	}
 	if v == V2 && out.Present&StatKernel == 0 {
@@ -384,6 +366,32 @@ func (m *MemStat) setV1(key []byte, x uint64) {
 	}
 }
 
+// parseKeyUints parses b, the content of the file named file, as "key value"
+// lines with an unsigned decimal value, and calls fn with each key and value
+// in order. Blank lines are skipped; it stops at the first malformed line and
+// returns a *ParseError naming it.
+func parseKeyUints(file string, b []byte, fn func(key []byte, x uint64)) error {
+	var err error
+	kfile.Lines(b, func(n int, line []byte) bool {
+		key, val, ok := keyValue(line)
+		if !ok {
+			if len(kfile.TrimSpace(line)) == 0 {
+				return true
+			}
+			err = kfile.Errorf(file, n, "want \"key value\", got %s", kfile.Quote(line))
+			return false
+		}
+		x, ok := kfile.ParseUint(val)
+		if !ok {
+			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
+			return false
+		}
+		fn(key, x)
+		return true
+	})
+	return err
+}
+
 // keyValue splits "key value" (exactly two fields).
 func keyValue(line []byte) (key, val []byte, ok bool) {
 	key, rest := kfile.NextField(line)
@@ -400,21 +408,7 @@ func keyValue(line []byte) (key, val []byte, ok bool) {
 // does not allocate unless it returns an error.
 func ParseEvents(file string, b []byte, out *EventCounts) error {
 	*out = EventCounts{}
-	var err error
-	kfile.Lines(b, func(n int, line []byte) bool {
-		key, val, ok := keyValue(line)
-		if !ok {
-			if len(kfile.TrimSpace(line)) == 0 {
-				return true
-			}
-			err = kfile.Errorf(file, n, "want \"key value\", got %s", kfile.Quote(line))
-			return false
-		}
-		x, ok := kfile.ParseUint(val)
-		if !ok {
-			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
-			return false
-		}
+	return parseKeyUints(file, b, func(key []byte, x uint64) {
 		switch string(key) {
 		case "low":
 			out.Low = x
@@ -429,9 +423,7 @@ func ParseEvents(file string, b []byte, out *EventCounts) error {
 		case "oom_group_kill":
 			out.OOMGroupKill = x
 		}
-		return true
 	})
-	return err
 }
 
 // ParseOOMControl parses b, the content of a cgroup v1 memory.oom_control
@@ -441,21 +433,7 @@ func ParseEvents(file string, b []byte, out *EventCounts) error {
 // error.
 func ParseOOMControl(file string, b []byte, out *Events) error {
 	out.OOMKillDisable, out.UnderOOM, out.OOMKill = false, false, 0
-	var err error
-	kfile.Lines(b, func(n int, line []byte) bool {
-		key, val, ok := keyValue(line)
-		if !ok {
-			if len(kfile.TrimSpace(line)) == 0 {
-				return true
-			}
-			err = kfile.Errorf(file, n, "want \"key value\", got %s", kfile.Quote(line))
-			return false
-		}
-		x, ok := kfile.ParseUint(val)
-		if !ok {
-			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
-			return false
-		}
+	return parseKeyUints(file, b, func(key []byte, x uint64) {
 		switch string(key) {
 		case "oom_kill_disable":
 			out.OOMKillDisable = x != 0
@@ -464,9 +442,7 @@ func ParseOOMControl(file string, b []byte, out *Events) error {
 		case "oom_kill":
 			out.OOMKill = x
 		}
-		return true
 	})
-	return err
 }
 
 // ParsePSI parses b, the content of a pressure file named file (a cgroup's

@@ -64,33 +64,13 @@ func ParseStatm(file string, b []byte, pageSize uint64, s *Statm) error {
 // is an error.
 func ParseStatus(file string, b []byte, s *Status) error {
 	var t Status
-	for n := 1; len(b) > 0; n++ {
-		var line []byte
-		line, b = nextLine(b)
-		if len(kfile.TrimSpace(line)) == 0 {
-			continue
-		}
-		key, val, ok := splitKey(line)
-		if !ok {
-			return kfile.Errorf(file, n, "no ':' in line %s", kfile.Quote(line))
-		}
-		p, bit := statusField(&t, key)
-		if p == nil {
-			continue
-		}
-		if t.Present&bit != 0 {
-			return kfile.Errorf(file, n, "%s: duplicate key", key)
-		}
-		var err error
-		if bit == HasThreads {
-			*p, err = parseCount(file, n, key, val)
-		} else {
-			*p, err = parseKB(file, n, key, val)
-		}
-		if err != nil {
-			return err
-		}
-		t.Present |= bit
+	var p *uint64
+	field := func(key []byte) (bit StatusFields) {
+		p, bit = statusField(&t, key)
+		return bit
+	}
+	if err := parseKBLines(file, b, 1, &t.Present, HasThreads, &p, field); err != nil {
+		return err
 	}
 	if t.Present&HasThreads == 0 {
 		return kfile.Errorf(file, 0, "missing required field Threads")
@@ -136,29 +116,13 @@ func ParseSmapsRollup(file string, b []byte, s *SmapsRollup) error {
 		return kfile.Errorf(file, 1, "header does not end in [rollup]: %s", kfile.Quote(header))
 	}
 	var t SmapsRollup
-	for n := 2; len(b) > 0; n++ {
-		var line []byte
-		line, b = nextLine(b)
-		if len(kfile.TrimSpace(line)) == 0 {
-			continue
-		}
-		key, val, ok := splitKey(line)
-		if !ok {
-			return kfile.Errorf(file, n, "no ':' in line %s", kfile.Quote(line))
-		}
-		p, bit := smapsField(&t, key)
-		if p == nil {
-			continue
-		}
-		if t.Present&bit != 0 {
-			return kfile.Errorf(file, n, "%s: duplicate key", key)
-		}
-		v, err := parseKB(file, n, key, val)
-		if err != nil {
-			return err
-		}
-		*p = v
-		t.Present |= bit
+	var p *uint64
+	field := func(key []byte) (bit SmapsFields) {
+		p, bit = smapsField(&t, key)
+		return bit
+	}
+	if err := parseKBLines(file, b, 2, &t.Present, 0, &p, field); err != nil {
+		return err
 	}
 	if t.Present&HasRss == 0 {
 		return kfile.Errorf(file, 0, "missing required field Rss")
@@ -216,29 +180,13 @@ func smapsField(s *SmapsRollup, key []byte) (*uint64, SmapsFields) {
 // counts) are ignored. MemTotal is required and must not be 0.
 func ParseMeminfo(file string, b []byte, m *Meminfo) error {
 	var t Meminfo
-	for n := 1; len(b) > 0; n++ {
-		var line []byte
-		line, b = nextLine(b)
-		if len(kfile.TrimSpace(line)) == 0 {
-			continue
-		}
-		key, val, ok := splitKey(line)
-		if !ok {
-			return kfile.Errorf(file, n, "no ':' in line %s", kfile.Quote(line))
-		}
-		p, bit := meminfoField(&t, key)
-		if p == nil {
-			continue
-		}
-		if t.Present&bit != 0 {
-			return kfile.Errorf(file, n, "%s: duplicate key", key)
-		}
-		v, err := parseKB(file, n, key, val)
-		if err != nil {
-			return err
-		}
-		*p = v
-		t.Present |= bit
+	var p *uint64
+	field := func(key []byte) (bit MeminfoFields) {
+		p, bit = meminfoField(&t, key)
+		return bit
+	}
+	if err := parseKBLines(file, b, 1, &t.Present, 0, &p, field); err != nil {
+		return err
 	}
 	if t.Present&HasMemTotal == 0 {
 		return kfile.Errorf(file, 0, "missing required field MemTotal")
@@ -268,6 +216,50 @@ func meminfoField(m *Meminfo, key []byte) (*uint64, MeminfoFields) {
 		return &m.SwapFree, HasSwapFree
 	}
 	return nil, 0
+}
+
+// parseKBLines parses the "Key:   1234 kB" lines of b, the content of the
+// file named file, whose first line is line number firstLine. Blank lines are
+// skipped; every other line needs a colon. field returns the Present bit of a
+// key, or 0 for a key to ignore, and points *dst at the key's field. A known
+// key seen twice is an error. Values are kB converted to bytes, except for
+// the keys whose bit is in counts, which are plain counts. Each value is
+// stored in **dst and its bit set in *present.
+//
+// field hands the field over in *dst rather than returning it: a pointer
+// returned through a func value would move the caller's struct to the heap.
+func parseKBLines[F ~uint8 | ~uint16 | ~uint32 | ~uint64](file string, b []byte, firstLine int, present *F, counts F, dst **uint64, field func(key []byte) F) error {
+	for n := firstLine; len(b) > 0; n++ {
+		var line []byte
+		line, b = nextLine(b)
+		if len(kfile.TrimSpace(line)) == 0 {
+			continue
+		}
+		key, val, ok := splitKey(line)
+		if !ok {
+			return kfile.Errorf(file, n, "no ':' in line %s", kfile.Quote(line))
+		}
+		bit := field(key)
+		if bit == 0 {
+			continue
+		}
+		if *present&bit != 0 {
+			return kfile.Errorf(file, n, "%s: duplicate key", key)
+		}
+		var v uint64
+		var err error
+		if bit&counts != 0 {
+			v, err = parseCount(file, n, key, val)
+		} else {
+			v, err = parseKB(file, n, key, val)
+		}
+		if err != nil {
+			return err
+		}
+		**dst = v
+		*present |= bit
+	}
+	return nil
 }
 
 // nextLine splits b at the first newline.
