@@ -15,7 +15,7 @@ vmexec="$(pwd)/bin/vmexec"
 export CGO_ENABLED=0
 
 # The packages whose tests read or create real cgroups.
-pkgs="./internal/testutil/vm/selftest/ ./internal/testutil/cgtest/ ./procstat/ ./cgroupstat/ ./memwatch/"
+pkgs="./internal/testutil/vm/selftest/ ./internal/testutil/cgtest/ ./procstat/ ./cgroupstat/ ./memwatch/ ./memwatch/memtest/"
 
 echo "--- cgroup v2 (memory.max 256 MiB, memory.high 224 MiB, parent 320 MiB, ext4 scratch disk)"
 MEMWATCH_VM_MODE=v2 MEMWATCH_VM_MAX=256M MEMWATCH_VM_HIGH=224M MEMWATCH_VM_PARENT_MAX=320M \

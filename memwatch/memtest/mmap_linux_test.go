@@ -1,0 +1,62 @@
+package memtest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// touchMmap maps n bytes of anonymous memory outside the Go heap, touches
+// every page, holds it a few sampling intervals and unmaps it.
+func touchMmap(t *testing.T, n int) func() {
+	return func() {
+		b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+		if err != nil {
+			t.Errorf("mmap: %v", err)
+			return
+		}
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		time.Sleep(50 * time.Millisecond)
+		if err := unix.Munmap(b); err != nil {
+			t.Errorf("munmap: %v", err)
+		}
+	}
+}
+
+func TestMmapShowsInRSSNotHeap(t *testing.T) {
+	r := Measure(touchMmap(t, 40*mib))
+	t.Logf("\n%v", r)
+	if !r.RSS.Available() {
+		t.Skipf("process view unavailable: %s", r.RSS.Reason)
+	}
+	if r.RSS.Quality != Exact {
+		t.Logf("RSS peak is %v: %s", r.RSS.Quality, r.RSS.Reason)
+	}
+	if g := r.RSS.Growth(); g < 38*mib {
+		t.Errorf("RSS growth %s, want >= 38 MiB for a touched 40 MiB mmap", FormatBytes(g))
+	}
+	if g := r.LiveHeap.Growth(); g > 8*mib {
+		t.Errorf("live heap growth %s for an mmap outside the heap", FormatBytes(g))
+	}
+	if nonGo := r.RSS.AtPeak.NonGo; nonGo < 36*mib {
+		t.Errorf("non-Go memory at the RSS peak %s, want >= 36 MiB (%v)", FormatBytes(nonGo), r.RSS.AtPeak)
+	}
+	if r.Cgroup.Available() && r.Cgroup.Growth() < 36*mib {
+		t.Errorf("cgroup growth %s (%v: %s), want >= 36 MiB", FormatBytes(r.Cgroup.Growth()), r.Cgroup.Quality, r.Cgroup.Reason)
+	}
+
+	fake := &fakeTB{}
+	AssertBudget(fake, Budget{RSS: 16 * mib, LiveHeap: 16 * mib}, touchMmap(t, 40*mib))
+	msg := fake.failed()
+	if !strings.Contains(msg, "peak RSS +") || !strings.Contains(msg, "> budget 16 MiB") || !strings.Contains(msg, "non-Go ") {
+		t.Errorf("RSS budget failure not reported as expected: %q", msg)
+	}
+	if strings.Contains(msg, "peak live heap") {
+		t.Errorf("mmap reported as live heap: %q", msg)
+	}
+	t.Logf("failure message: %s", msg)
+}
