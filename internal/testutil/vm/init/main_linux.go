@@ -135,6 +135,10 @@ func run(con *console) (*vm.Config, int) {
 		con.errorf("%v", err)
 		return nil, vm.StatusSetupFailed
 	}
+	if err := loopbackUp(); err != nil {
+		con.errorf("%v", err)
+		return cfg, vm.StatusSetupFailed
+	}
 	if cfg.MountTmp {
 		if err := mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 			con.errorf("%v", err)
@@ -439,4 +443,26 @@ func finish(con *console, cfg *vm.Config, status int) {
 	// restart ends it too.
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
 	select {}
+}
+
+// loopbackUp brings up the lo interface (the kernel creates it down), so tests
+// can serve and dial 127.0.0.1 inside the VM. There is no other network.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("loopback: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: get flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback: set up: %w", err)
+	}
+	return nil
 }
