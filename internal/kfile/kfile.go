@@ -173,7 +173,7 @@ func TrimSpace(s []byte) []byte {
 // ParseUint parses a decimal unsigned integer with no sign and no spaces.
 // It reports false on an empty string, a non-digit or overflow.
 func ParseUint(s []byte) (uint64, bool) {
-	if len(s) == 0 || len(s) > 20 {
+	if len(s) == 0 {
 		return 0, false
 	}
 	var v uint64

@@ -1,8 +1,10 @@
 package memtest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"github.com/go-memwatch/memwatch/internal/kfile"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -562,23 +564,11 @@ func (c *cgroupFiles) readUint(f *os.File) (uint64, error) {
 var errBadNumber = errors.New("memtest: malformed number in cgroup file")
 
 func parseUint(b []byte) (uint64, error) {
-	var v uint64
-	digits := 0
-	for _, ch := range b {
-		if ch == '\n' || ch == ' ' {
-			break
-		}
-		if ch < '0' || ch > '9' {
-			return 0, errBadNumber
-		}
-		d := uint64(ch - '0')
-		if v > (1<<64-1-d)/10 {
-			return 0, errBadNumber
-		}
-		v = v*10 + d
-		digits++
+	if i := bytes.IndexAny(b, "\n "); i >= 0 {
+		b = b[:i]
 	}
-	if digits == 0 {
+	v, ok := kfile.ParseUint(b)
+	if !ok {
 		return 0, errBadNumber
 	}
 	return v, nil
