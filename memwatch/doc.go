@@ -25,6 +25,21 @@
 // headroom to memory.max and memory.high. The rules and their kernel and
 // runtime sources are documented on Attribute.
 //
+// # Actions
+//
+// A Watcher only observes unless given an action option; then, on each
+// sample, it applies the pure policies (MemLimitPolicy, GOGCPolicy,
+// ShedAdvice, FreeOSMemoryWorthIt): WithAdaptiveMemLimit sets GOMEMLIMIT,
+// WithAdaptiveGOGC sets GOGC, WithFreeOSMemory calls debug.FreeOSMemory at
+// LevelCritical, OnShed tells the application to shed live data and
+// WithWontFitPolicy logs or exits when the live heap alone no longer fits.
+// Values
+// change only when they move by more than 1% (and 1 MiB for the limit); a
+// GOMEMLIMIT from the environment wins unless WithOverrideEnvGOMEMLIMIT; Stop
+// restores the GOMEMLIMIT and GOGC in force at Start. Snapshot.Actions
+// records what was done and why. Package memwatch/auto starts such a
+// Watcher from a blank import.
+//
 // # JSON schema
 //
 // Snapshot.MarshalJSON writes one object with stable snake_case keys. Byte
@@ -119,4 +134,19 @@
 //
 // All headroom values are null without a limit (or, for the high ones,
 // without memory.high).
+//
+// The key actions is present only in snapshots of a Watcher with an action
+// option (WithAdaptiveMemLimit, WithAdaptiveGOGC, WithFreeOSMemory, OnShed,
+// WithWontFitPolicy; see Actions):
+//
+//	actions.memlimit_bytes int      GOMEMLIMIT the Watcher set and that is in force; null when unchanged
+//	actions.memlimit_reason string  last decision's reason, or why the adaptive limit is inactive
+//	actions.memlimit_source string  "none" | "cgroup_max" | "cgroup_high" | "host_memtotal"
+//	actions.memlimit_bound string   "none" | "budget" | "floor"
+//	actions.memlimit_decided_bytes, memlimit_budget_bytes int  last decision's limit and budget; null when none
+//	actions.memlimit_changed string when the Watcher last changed GOMEMLIMIT; null if never
+//	actions.gogc_percent  int       GOGC the Watcher set; null when unchanged
+//	actions.free_os_memory_time string  last debug.FreeOSMemory; null if never
+//	actions.free_os_memory_count int
+//	actions.shed          object    last ShedAdvice: {bytes, wont_fit, reason}
 package memwatch

@@ -35,6 +35,19 @@ type options struct {
 	onOOMKill             func(delta uint64, s *Snapshot)
 	onLimitChange         func(old, new uint64, s *Snapshot)
 	onHigh                func(s *Snapshot)
+
+	// ---- action options (actions.go) ----
+
+	memLimitPolicy    *MemLimitPolicy
+	gogcPolicy        *GOGCPolicy
+	freeOS            bool
+	freeOSMinInterval time.Duration
+	freeOSMinBytes    uint64
+	onShed            func(sig ShedSignal, s *Snapshot)
+	overrideEnvLimit  bool
+	lookupEnv         func(string) (string, bool)
+	wontFit           WontFitAction
+	exit              func(code int)
 }
 
 func defaultOptions() options {
@@ -50,6 +63,8 @@ func defaultOptions() options {
 		events:      true,
 		stopTimeout: 2 * time.Second,
 		queueSize:   64,
+		lookupEnv:   defaultLookupEnv,
+		exit:        defaultExit,
 	}
 }
 

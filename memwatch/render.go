@@ -224,6 +224,9 @@ func (s *Snapshot) WriteText(w io.Writer) error {
 	}
 	row("GOMEMLIMIT", lim, "GOGC "+gogc)
 	row("gc cpu", fmt.Sprintf("%.1f%%", 100*g.GCCPUFraction), fmt.Sprintf("%d cycles, %d goroutines", g.GCCycles, g.Goroutines))
+	if s.Actions.Enabled {
+		row("actions", "", actionsLine(&s.Actions))
+	}
 
 	// Host.
 	h := &s.Host
@@ -294,6 +297,75 @@ type jsonSnapshot struct {
 	Attribution jsonAttribution `json:"attribution"`
 	Gap         jsonGap         `json:"gap"`
 	Headroom    jsonHeadroom    `json:"headroom"`
+	Actions     *jsonActions    `json:"actions,omitempty"`
+}
+
+type jsonActions struct {
+	MemLimitBytes        *uint64    `json:"memlimit_bytes"`
+	MemLimitReason       string     `json:"memlimit_reason"`
+	MemLimitSource       string     `json:"memlimit_source"`
+	MemLimitBound        string     `json:"memlimit_bound"`
+	MemLimitDecidedBytes *uint64    `json:"memlimit_decided_bytes"`
+	MemLimitBudgetBytes  *uint64    `json:"memlimit_budget_bytes"`
+	MemLimitChanged      *time.Time `json:"memlimit_changed"`
+	GOGCPercent          *int       `json:"gogc_percent"`
+	FreeOSMemoryTime     *time.Time `json:"free_os_memory_time"`
+	FreeOSMemoryCount    uint64     `json:"free_os_memory_count"`
+	Shed                 jsonShed   `json:"shed"`
+}
+
+type jsonShed struct {
+	Bytes   uint64 `json:"bytes"`
+	WontFit bool   `json:"wont_fit"`
+	Reason  string `json:"reason"`
+}
+
+func newJSONActions(a *Actions) *jsonActions {
+	j := &jsonActions{
+		MemLimitReason:    a.MemLimitReason,
+		MemLimitSource:    a.MemLimitSource.String(),
+		MemLimitBound:     a.MemLimitBound.String(),
+		FreeOSMemoryCount: a.FreeOSMemoryCount,
+		Shed:              jsonShed{Bytes: a.Shed.Bytes, WontFit: a.Shed.WontFit, Reason: a.Shed.Reason},
+	}
+	if a.MemLimit > 0 {
+		j.MemLimitBytes = ptr(a.MemLimit)
+	}
+	if a.MemLimitDecided > 0 && a.MemLimitDecided < NoMemLimit {
+		j.MemLimitDecidedBytes = ptr(a.MemLimitDecided)
+	}
+	if a.MemLimitBudget > 0 && a.MemLimitBudget < NoMemLimit {
+		j.MemLimitBudgetBytes = ptr(a.MemLimitBudget)
+	}
+	if !a.MemLimitChanged.IsZero() {
+		j.MemLimitChanged = ptr(a.MemLimitChanged)
+	}
+	if a.GOGCSet {
+		j.GOGCPercent = ptr(a.GOGC)
+	}
+	if !a.FreeOSMemoryTime.IsZero() {
+		j.FreeOSMemoryTime = ptr(a.FreeOSMemoryTime)
+	}
+	return j
+}
+
+// actionsLine is the text rendering of the actions (one line).
+func actionsLine(a *Actions) string {
+	lim := "GOMEMLIMIT unchanged"
+	if a.MemLimit > 0 {
+		lim = "GOMEMLIMIT set to " + FormatBytes(a.MemLimit)
+	}
+	parts := []string{lim + " (" + a.MemLimitReason + ")"}
+	if a.GOGCSet {
+		parts = append(parts, fmt.Sprintf("GOGC set to %d", a.GOGC))
+	}
+	if a.FreeOSMemoryCount > 0 {
+		parts = append(parts, fmt.Sprintf("FreeOSMemory %d× (last %s)", a.FreeOSMemoryCount, a.FreeOSMemoryTime.UTC().Format(time.RFC3339)))
+	}
+	if a.Shed.Bytes > 0 {
+		parts = append(parts, "shed "+FormatBytes(a.Shed.Bytes)+" ("+a.Shed.Reason+")")
+	}
+	return strings.Join(parts, "; ")
 }
 
 type jsonSampling struct {
@@ -731,6 +803,9 @@ func (s *Snapshot) MarshalJSON() ([]byte, error) {
 	if hr.HasHigh {
 		j.Headroom.HighBytes = ptr(hr.High)
 		j.Headroom.ToHighBytes = ptr(hr.ToHigh)
+	}
+	if s.Actions.Enabled {
+		j.Actions = newJSONActions(&s.Actions)
 	}
 	return json.Marshal(j)
 }

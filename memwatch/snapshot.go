@@ -48,6 +48,10 @@ type Snapshot struct {
 	// Attribution decomposes the cgroup's charge (or, without a cgroup, the
 	// process's RSS) into named parts. Sample computes it with Attribute.
 	Attribution Attribution
+
+	// Actions records what the Watcher's action options did (zero outside a
+	// Watcher and without action options).
+	Actions Actions
 }
 
 // Sampling describes how a snapshot was taken.

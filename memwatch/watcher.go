@@ -126,6 +126,7 @@ const (
 	evOOM
 	evLimit
 	evHigh
+	evShed
 )
 
 type event struct {
@@ -217,6 +218,7 @@ type Watcher struct {
 	aboveHigh bool
 	thrLimit  uint64
 	lastTime  time.Time
+	actSt     actionState
 }
 
 // New creates a Watcher and opens its Sampler (see NewSampler). Start runs
@@ -292,6 +294,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 	if w.opts.events {
 		w.ev, w.mode = startEvents(w)
 	}
+	w.initActions()
 	w.sampleOnce(true)
 	w.setThresholds(w.prevLimit)
 	w.log.Debug("memwatch: watcher started", "mode", w.mode, "interval", w.opts.interval, "basis", w.opts.basis)
@@ -433,6 +436,7 @@ func (w *Watcher) shutdown() {
 		w.ev.close()
 	}
 	w.sampler.Close()
+	w.restoreActions()
 	close(w.dispStop)
 	t := time.NewTimer(w.opts.stopTimeout)
 	defer t.Stop()
@@ -486,6 +490,7 @@ func (w *Watcher) sampleOnce(full bool) {
 	}
 	s.Level = w.level
 	s.Sampling = Sampling{Mode: w.mode, Interval: w.interval}
+	w.applyActions(s)
 	w.publish(sl)
 	w.lastTime = s.Time
 
@@ -577,6 +582,8 @@ func (w *Watcher) call(e event) {
 		w.opts.onLimitChange(e.old, e.new, e.snap)
 	case evHigh:
 		w.opts.onHigh(e.snap)
+	case evShed:
+		w.opts.onShed(e.snap.Actions.Shed, e.snap)
 	}
 }
 
