@@ -1,10 +1,14 @@
 package memtest
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-memwatch/memwatch/cgroupstat"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,7 +49,12 @@ func TestMmapShowsInRSSNotHeap(t *testing.T) {
 	if nonGo := r.RSS.AtPeak.NonGo; nonGo < 36*mib {
 		t.Errorf("non-Go memory at the RSS peak %s, want >= 36 MiB (%v)", FormatBytes(nonGo), r.RSS.AtPeak)
 	}
-	if r.Cgroup.Available() && r.Cgroup.Growth() < 36*mib {
+	// The cgroup peak is the whole cgroup's: other processes in it (compilers,
+	// other test binaries) can release memory meanwhile, so growth is only
+	// asserted where this process is alone in its cgroup (the VM, RunInCgroup).
+	if alone, why := aloneInCgroup(); !alone {
+		t.Logf("cgroup growth not asserted: %s", why)
+	} else if r.Cgroup.Available() && r.Cgroup.Growth() < 36*mib {
 		t.Errorf("cgroup growth %s (%v: %s), want >= 36 MiB", FormatBytes(r.Cgroup.Growth()), r.Cgroup.Quality, r.Cgroup.Reason)
 	}
 
@@ -59,4 +68,21 @@ func TestMmapShowsInRSSNotHeap(t *testing.T) {
 		t.Errorf("mmap reported as live heap: %q", msg)
 	}
 	t.Logf("failure message: %s", msg)
+}
+
+// aloneInCgroup reports whether this process is the only one in its memory
+// cgroup, and why not.
+func aloneInCgroup() (bool, string) {
+	loc, err := cgroupstat.Discover()
+	if err != nil {
+		return false, err.Error()
+	}
+	b, err := os.ReadFile(filepath.Join(loc.Dir, "cgroup.procs"))
+	if err != nil {
+		return false, err.Error()
+	}
+	if n := len(strings.Fields(string(b))); n != 1 {
+		return false, fmt.Sprintf("%d processes share the cgroup %s", n, loc.Path)
+	}
+	return true, ""
 }
