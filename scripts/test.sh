@@ -60,5 +60,17 @@ step "cgroup v2 in a QEMU VM (real kernel)"
 step "unit, fixture and real-kernel tests with the race detector"
 go test -race -count=1 ./...
 
+step "OOM lab (bench/oomlab, its own module): vet, staticcheck, unit tests"
+(cd bench/oomlab && go vet ./... && staticcheck ./... && GOOS=darwin go vet ./... && go test -race -count=1 ./...)
+
+step "OOM lab, short form: real v1 cgroups, memwatch must survive every scenario"
+# Fails (exit 1) when memwatch is OOM-killed in a scenario it must survive or
+# misses another enforced target; the full table is `cd bench/oomlab && go run . -reps 10`.
+if [ "$(id -u)" -eq 0 ]; then
+	(cd bench/oomlab && go run . ${OOMLAB_ARGS:--reps 2 -duration 6s -check})
+else
+	echo "skipped: creating memory cgroups needs root (CI runs as root)"
+fi
+
 echo
 echo "all checks passed in $((SECONDS - t0)) s"

@@ -1,0 +1,102 @@
+// Command oomlab is memwatch's OOM benchmark: it runs a service-like
+// workload in fresh, real cgroup v1 memory cgroups (as root) under three
+// memory policies side by side, repeats every scenario, and prints one table
+// of who survived and at what cost.
+//
+// The workload is one Go process per run: a live cache of small linked
+// entries that ramps to a target size over the first half of the run and
+// then turns over, request goroutines (one per GOMAXPROCS) that each make a
+// few KiB of short-lived garbage and update the cache, and, per scenario,
+// non-Go anonymous memory (mmap) and page-cache churn through a real file on
+// disk. The application sheds cache when memwatch asks it to (the other
+// policies never ask). Scenarios are sized relative to the cgroup limit (-limit):
+//
+//	fits            live heap 35% of the limit
+//	fits+offheap    the same plus 25% of the limit in mmap memory
+//	fits+pagecache  the same plus page-cache churn over a file of 2× the limit
+//	near-limit      the cache wants 80% of the limit
+//	lowered         starts at 2× the limit, lowered to it at 20% of the run
+//	                (an in-place resize), then the heap grows to 50%
+//
+// Policies:
+//
+//	none           no tuning (GOGC=100, no GOMEMLIMIT)
+//	static90       github.com/KimMachineGun/automemlimit: GOMEMLIMIT = 90% of
+//	               the cgroup limit, set once at start (its default)
+//	memwatch       memwatch.Watcher with WithAdaptiveMemLimit(default policy),
+//	               WithFreeOSMemory and OnShed (the application drops cache)
+//	memwatch-gogc  memwatch plus WithAdaptiveGOGC (not run by default)
+//
+// For each run the table reports requests per CPU-second and the GC's share
+// of the CPU over the steady half, the peak cgroup usage
+// (memory.max_usage_in_bytes), the cache kept, the bytes shed, whether the
+// run was OOM-killed (memory.oom_control's oom_kill counter, not only the
+// exit status) and, for the lowered limit, how long GOMEMLIMIT took to
+// follow. With -check the exit status is 1 when memwatch misses a target
+// (see checkTargets).
+//
+// Usage (as root, on a cgroup v1 or hybrid host):
+//
+//	cd bench/oomlab && go run . -reps 10
+//	go run . -reps 2 -duration 6s -check   # the short form CI runs
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+)
+
+type options struct {
+	reps        int
+	limit       uint64
+	duration    time.Duration
+	garbage     int
+	interval    time.Duration
+	scenarios   []scenario
+	policies    []string
+	dir         string
+	check       bool
+	minSurvival float64
+	verbose     bool
+}
+
+func main() {
+	if raw, ok := os.LookupEnv(envWorker); ok {
+		os.Exit(runWorker(raw))
+	}
+	var o options
+	var limitMiB uint64
+	var scnList, polList string
+	flag.IntVar(&o.reps, "reps", 10, "repetitions of every scenario under every policy")
+	flag.Uint64Var(&limitMiB, "limit", 256, "cgroup memory limit in MiB (scenarios scale with it)")
+	flag.DurationVar(&o.duration, "duration", 8*time.Second, "length of one run (the cache ramps over the first half)")
+	flag.IntVar(&o.garbage, "garbage", 8<<10, "bytes of short-lived garbage per request")
+	flag.DurationVar(&o.interval, "interval", time.Second, "memwatch's nominal sampling interval")
+	flag.StringVar(&scnList, "scenarios", "all", "comma-separated scenarios: "+fmt.Sprint(scenarioNames()))
+	flag.StringVar(&polList, "policies", "none,static90,memwatch", "comma-separated policies: "+fmt.Sprint(allPolicies))
+	flag.StringVar(&o.dir, "dir", "/var/tmp", "directory on a disk for the page-cache file")
+	flag.BoolVar(&o.check, "check", false, "exit 1 when memwatch misses an enforced target")
+	flag.Float64Var(&o.minSurvival, "min-survival", 0.9, "fraction of repetitions memwatch must survive (with -check)")
+	flag.BoolVar(&o.verbose, "v", false, "print every worker's log")
+	flag.Parse()
+
+	names, err := selectNames(scnList, scenarioNames())
+	if err == nil {
+		o.policies, err = selectNames(polList, allPolicies)
+	}
+	if err == nil && (o.reps < 1 || limitMiB < 64 || o.duration < 2*time.Second) {
+		err = fmt.Errorf("need -reps ≥ 1, -limit ≥ 64 and -duration ≥ 2s")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "oomlab:", err)
+		os.Exit(2)
+	}
+	for _, n := range names {
+		s, _ := scenarioByName(n)
+		o.scenarios = append(o.scenarios, s)
+	}
+	o.limit = limitMiB << 20
+	os.Exit(runLab(o))
+}

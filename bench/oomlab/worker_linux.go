@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/go-memwatch/memwatch/memwatch"
+	"golang.org/x/sys/unix"
+)
+
+// runWorker is the service under test. It joins its cgroup before anything
+// else, applies its policy, then serves requests until the run ends,
+// reporting progress on stdout. It returns the exit status.
+func runWorker(raw string) int {
+	var cfg workerConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "oomlab worker: bad %s: %v\n", envWorker, err)
+		return 2
+	}
+	out := json.NewEncoder(os.Stdout)
+	fail := func(err error) int {
+		_ = out.Encode(progress{Done: true, Err: err.Error()})
+		return 1
+	}
+	procs := filepath.Join(cfg.CgroupDir, "cgroup.procs")
+	if err := os.WriteFile(procs, []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+		return fail(fmt.Errorf("joining the cgroup: %w", err))
+	}
+
+	c := newCache(uint64(cfg.Scenario.Cache * float64(cfg.Limit)))
+	stopPolicy, err := applyPolicy(cfg, c)
+	if err != nil {
+		return fail(err)
+	}
+	defer stopPolicy()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+
+	var offHeap []byte
+	if cfg.Scenario.Mmap > 0 {
+		if offHeap, err = mapAndTouch(uint64(cfg.Scenario.Mmap * float64(cfg.Limit))); err != nil {
+			return fail(err)
+		}
+		defer unix.Munmap(offHeap)
+	}
+	churnErr := make(chan error, 1)
+	if cfg.Scenario.PageCache {
+		wg.Go(func() { churnErr <- churnPageCache(ctx, cfg.PageCacheFile) })
+	}
+	var limitSeen atomic.Int64
+	if cfg.Scenario.StartLimit > 1 {
+		wg.Go(func() { watchMemLimit(ctx, int64(cfg.Limit), &limitSeen) })
+	}
+
+	var ops atomic.Uint64
+	var sink atomic.Uint64
+	for i := range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			rng := uint64(i)*0x9E3779B97F4A7C15 + 1
+			var n, sum uint64
+			for ctx.Err() == nil {
+				sum += request(c, &rng, cfg.Garbage)
+				if n++; n == 64 {
+					ops.Add(n)
+					n = 0
+				}
+			}
+			ops.Add(n)
+			sink.Add(sum)
+		})
+	}
+
+	m := newMeter()
+	start := time.Now()
+	ramp := cfg.Duration / 2
+	base := m.read(0)
+	steady := false
+	tick := time.NewTicker(reportEvery)
+	defer tick.Stop()
+	for {
+		var err error
+		select {
+		case <-tick.C:
+		case err = <-churnErr:
+			if err == nil {
+				err = errors.New("page-cache churn stopped")
+			}
+		}
+		elapsed := time.Since(start)
+		c.setRamp(min(1, float64(elapsed)/float64(ramp)))
+		now := m.read(ops.Load())
+		if !steady && elapsed >= ramp {
+			steady, base = true, now
+		}
+		done := elapsed >= cfg.Duration || err != nil
+		p := progress{
+			Elapsed:    elapsed,
+			Steady:     steady,
+			Ops:        now.ops - base.ops,
+			CPU:        now.cpu - base.cpu,
+			GCCPU:      gcFraction(base, now),
+			CacheBytes: c.bytes(),
+			ShedBytes:  c.shedBytes.Load(),
+			ShedCalls:  c.shedCalls.Load(),
+			MemLimit:   debug.SetMemoryLimit(-1),
+			GOGC:       currentGOGC(),
+			LimitSeen:  limitSeen.Load(),
+			Done:       done,
+		}
+		if err != nil {
+			p.Err = err.Error()
+		}
+		if err := out.Encode(p); err != nil || done {
+			runtime.KeepAlive(offHeap)
+			if err != nil || p.Err != "" {
+				return 1
+			}
+			return 0
+		}
+	}
+}
+
+// applyPolicy sets the worker's memory policy up and returns what undoes it.
+func applyPolicy(cfg workerConfig, c *cache) (stop func(), err error) {
+	switch cfg.Policy {
+	case policyNone:
+		return func() {}, nil
+	case policyStatic:
+		// automemlimit's documented default: 90% of the cgroup limit, set
+		// once at start.
+		if _, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup)); err != nil {
+			return nil, fmt.Errorf("automemlimit: %w", err)
+		}
+		return func() {}, nil
+	case policyMemwatch, policyMWGOGC:
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		opts := []memwatch.Option{
+			memwatch.WithLogger(log),
+			memwatch.WithInterval(cfg.Interval),
+			memwatch.WithAdaptiveMemLimit(memwatch.DefaultMemLimitPolicy()),
+			memwatch.WithFreeOSMemory(0, 0),
+			memwatch.OnShed(func(sig memwatch.ShedSignal, _ *memwatch.Snapshot) {
+				c.shed(sig.Bytes)
+			}),
+		}
+		if cfg.Policy == policyMWGOGC {
+			opts = append(opts, memwatch.WithAdaptiveGOGC(memwatch.DefaultGOGCPolicy()))
+		}
+		w, err := memwatch.New(opts...)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.Start(context.Background()); err != nil {
+			w.Stop()
+			return nil, err
+		}
+		return w.Stop, nil
+	}
+	return nil, fmt.Errorf("unknown policy %q", cfg.Policy)
+}
+
+// mapAndTouch maps anonymous memory the Go runtime does not know about (as
+// cgo or a memory-mapped index would) and touches every page.
+func mapAndTouch(n uint64) ([]byte, error) {
+	b, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %d bytes: %w", n, err)
+	}
+	for i := 0; i < len(b); i += os.Getpagesize() {
+		b[i] = 1
+	}
+	return b, nil
+}
+
+// churnPageCache reads the file in 1 MiB chunks, round and round, and
+// rewrites every eighth chunk, syncing every 8 MiB written: clean and dirty
+// page cache charged to the cgroup at about 200 MiB/s.
+func churnPageCache(ctx context.Context, path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	const chunk = 1 << 20
+	size := fi.Size() / chunk * chunk
+	if size == 0 {
+		return fmt.Errorf("%s: smaller than 1 MiB", path)
+	}
+	buf := make([]byte, chunk)
+	var off int64
+	var n, dirty int
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		for range 2 {
+			if _, err := f.ReadAt(buf, off); err != nil && err != io.EOF {
+				return err
+			}
+			if n++; n%8 == 0 {
+				buf[0]++
+				if _, err := f.WriteAt(buf, off); err != nil {
+					return err
+				}
+				if dirty += chunk; dirty >= 8<<20 {
+					if err := unix.Fdatasync(int(f.Fd())); err != nil {
+						return fmt.Errorf("fdatasync %s: %w", path, err)
+					}
+					dirty = 0
+				}
+			}
+			off = (off + chunk) % size
+		}
+	}
+}
+
+// watchMemLimit records when GOMEMLIMIT first goes to or below limit.
+func watchMemLimit(ctx context.Context, limit int64, seen *atomic.Int64) {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if debug.SetMemoryLimit(-1) <= limit {
+			seen.Store(time.Now().UnixNano())
+			return
+		}
+	}
+}
+
+func currentGOGC() int {
+	v := debug.SetGCPercent(-1)
+	debug.SetGCPercent(v)
+	return v
+}
+
+// meter reads the process's CPU time and the runtime's GC CPU estimate.
+type meter struct {
+	samples []metrics.Sample
+}
+
+type reading struct {
+	ops             uint64
+	cpu             float64 // process user+sys seconds
+	gc, total, idle float64 // runtime/metrics /cpu/classes/... seconds
+}
+
+func newMeter() *meter {
+	return &meter{samples: []metrics.Sample{
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/cpu/classes/total:cpu-seconds"},
+		{Name: "/cpu/classes/idle:cpu-seconds"},
+	}}
+}
+
+func (m *meter) read(ops uint64) reading {
+	metrics.Read(m.samples)
+	r := reading{ops: ops}
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
+		r.cpu = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	}
+	vals := []*float64{&r.gc, &r.total, &r.idle}
+	for i, s := range m.samples {
+		if s.Value.Kind() == metrics.KindFloat64 {
+			*vals[i] = s.Value.Float64()
+		}
+	}
+	return r
+}
+
+// gcFraction is the GC's share of the CPU the Go runtime used (total minus
+// idle) between two readings, from the runtime's own estimates.
+func gcFraction(a, b reading) float64 {
+	used := (b.total - b.idle) - (a.total - a.idle)
+	if used <= 0 {
+		return 0
+	}
+	return (b.gc - a.gc) / used
+}
