@@ -34,6 +34,14 @@ func WithAdaptiveMemLimit(p MemLimitPolicy) Option {
 // Without a budget (no limit) the GOGC in force at Start is put back. When
 // GOGC is off at Start (GOGC=off) the Watcher leaves it off. Stop restores
 // the GOGC in force at Start.
+//
+// The trade: a raised GOGC lets the heap grow to the budget between
+// collections, so the process holds about as much memory as it may. If the
+// limit is lowered below that (an in-place resize) the process can reach the
+// new limit before the next sample sees it (cgroup v1 and v2 announce no
+// limit change): in bench/oomlab's "limit halved" scenario this option was
+// OOM-killed in 2 of 3 runs where WithAdaptiveMemLimit alone survived every
+// run. Use it where limits do not shrink under a running process.
 func WithAdaptiveGOGC(p GOGCPolicy) Option {
 	return func(o *options) { o.gogcPolicy = &p }
 }

@@ -99,18 +99,19 @@ func (cg *v1Cgroup) setLimit(limit uint64, wait time.Duration) error {
 	}
 }
 
-// oomKills is the oom_kill counter of memory.oom_control (kernel ≥ 4.13).
+// oomKills is the oom_kill counter of memory.oom_control (kernel ≥ 4.13;
+// 0 on older kernels, where only the worker's SIGKILL tells).
 func (cg *v1Cgroup) oomKills() (uint64, error) {
-	b, err := os.ReadFile(cg.path("memory.oom_control"))
+	file := cg.path("memory.oom_control")
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0, err
 	}
-	for line := range strings.Lines(string(b)) {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok && k == "oom_kill" {
-			return strconv.ParseUint(v, 10, 64)
-		}
+	var ev cgroupstat.Events
+	if err := cgroupstat.ParseOOMControl(file, b, &ev); err != nil {
+		return 0, err
 	}
-	return 0, fmt.Errorf("%s: no oom_kill line (kernel older than 4.13?)", cg.path("memory.oom_control"))
+	return ev.OOMKill, nil
 }
 
 func (cg *v1Cgroup) readUint(file string) (uint64, error) {

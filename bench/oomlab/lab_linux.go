@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -96,7 +98,11 @@ func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (re
 
 	// A run that outlives its duration by far is killed (it is thrashing,
 	// not serving); so is every run when the lab is interrupted.
-	timer := time.AfterFunc(l.duration+30*time.Second, func() { _ = cmd.Process.Kill() })
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(l.duration+30*time.Second, func() {
+		timedOut.Store(true)
+		_ = cmd.Process.Kill()
+	})
 	defer timer.Stop()
 	stopOnCancel := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
 	defer stopOnCancel()
@@ -116,7 +122,14 @@ func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (re
 	if res.OOMKills, err = cg.oomKills(); err != nil {
 		return res, err
 	}
-	res.Killed = res.OOMKills > 0
+	// The oom_kill counter decides; a SIGKILL the lab did not send counts
+	// too (kernels before 4.13 have no counter).
+	var ws syscall.WaitStatus
+	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		ws = st
+	}
+	res.Killed = res.OOMKills > 0 ||
+		ws.Signaled() && ws.Signal() == syscall.SIGKILL && !timedOut.Load() && ctx.Err() == nil
 	if res.Peak, err = cg.readUint("memory.max_usage_in_bytes"); err != nil {
 		return res, err
 	}
@@ -127,6 +140,11 @@ func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (re
 	case res.Killed:
 	case ctx.Err() != nil:
 		res.Err = "interrupted"
+	case res.LowerErr != "":
+		// The scenario did not happen: the run proves nothing either way.
+		res.Err = "lowering the limit failed: " + res.LowerErr
+	case timedOut.Load():
+		res.Err = fmt.Sprintf("still running %s after its end; killed", 30*time.Second)
 	case waitErr != nil:
 		res.Err = fmt.Sprintf("%v; stderr: %s", waitErr, stderr.String())
 	case res.Last.Err != "":

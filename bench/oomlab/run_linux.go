@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -86,6 +87,12 @@ func outcome(r result) string {
 		return "FAILED: " + r.Err
 	}
 	s := fmt.Sprintf("ok  peak %d MiB, GC %.1f%%, cache %d MiB", r.Peak>>20, 100*r.Last.GCCPU, r.Last.CacheBytes>>20)
+	if r.Last.MemLimit > 0 && r.Last.MemLimit < math.MaxInt64 {
+		s += fmt.Sprintf(", GOMEMLIMIT %d MiB", r.Last.MemLimit>>20)
+	}
+	if r.Last.GOGC != 100 {
+		s += fmt.Sprintf(", GOGC %d", r.Last.GOGC)
+	}
 	if r.Last.ShedBytes > 0 {
 		s += fmt.Sprintf(", shed %d MiB", r.Last.ShedBytes>>20)
 	}

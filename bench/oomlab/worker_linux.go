@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -119,8 +120,8 @@ func runWorker(raw string) int {
 			CacheBytes: c.bytes(),
 			ShedBytes:  c.shedBytes.Load(),
 			ShedCalls:  c.shedCalls.Load(),
-			MemLimit:   debug.SetMemoryLimit(-1),
-			GOGC:       currentGOGC(),
+			MemLimit:   now.memLimit,
+			GOGC:       now.gogc,
 			LimitSeen:  limitSeen.Load(),
 			Done:       done,
 		}
@@ -256,12 +257,6 @@ func watchMemLimit(ctx context.Context, limit int64, seen *atomic.Int64) {
 	}
 }
 
-func currentGOGC() int {
-	v := debug.SetGCPercent(-1)
-	debug.SetGCPercent(v)
-	return v
-}
-
 // meter reads the process's CPU time and the runtime's GC CPU estimate.
 type meter struct {
 	samples []metrics.Sample
@@ -271,6 +266,8 @@ type reading struct {
 	ops             uint64
 	cpu             float64 // process user+sys seconds
 	gc, total, idle float64 // runtime/metrics /cpu/classes/... seconds
+	gogc            int     // /gc/gogc:percent (read, never set: that would race the policy)
+	memLimit        int64   // /gc/gomemlimit:bytes
 }
 
 func newMeter() *meter {
@@ -278,6 +275,8 @@ func newMeter() *meter {
 		{Name: "/cpu/classes/gc/total:cpu-seconds"},
 		{Name: "/cpu/classes/total:cpu-seconds"},
 		{Name: "/cpu/classes/idle:cpu-seconds"},
+		{Name: "/gc/gogc:percent"},
+		{Name: "/gc/gomemlimit:bytes"},
 	}}
 }
 
@@ -290,8 +289,13 @@ func (m *meter) read(ops uint64) reading {
 	}
 	vals := []*float64{&r.gc, &r.total, &r.idle}
 	for i, s := range m.samples {
-		if s.Value.Kind() == metrics.KindFloat64 {
+		switch {
+		case i < len(vals) && s.Value.Kind() == metrics.KindFloat64:
 			*vals[i] = s.Value.Float64()
+		case s.Name == "/gc/gogc:percent" && s.Value.Kind() == metrics.KindUint64:
+			r.gogc = int(s.Value.Uint64())
+		case s.Name == "/gc/gomemlimit:bytes" && s.Value.Kind() == metrics.KindUint64:
+			r.memLimit = int64(min(s.Value.Uint64(), math.MaxInt64))
 		}
 	}
 	return r
