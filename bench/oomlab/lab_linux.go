@@ -146,7 +146,7 @@ func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (re
 	case timedOut.Load():
 		res.Err = fmt.Sprintf("still running %s after its end; killed", 30*time.Second)
 	case waitErr != nil:
-		res.Err = fmt.Sprintf("%v; stderr: %s", waitErr, stderr.String())
+		res.Err = waitErr.Error() // its stderr follows below
 	case res.Last.Err != "":
 		res.Err = res.Last.Err
 	case !res.Last.Done:

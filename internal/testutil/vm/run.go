@@ -868,6 +868,9 @@ func readCaptureBlock(br *bufio.Reader, header string) (CaptureFile, error) {
 	if !path.IsAbs(clean) || clean != name || clean == "/" {
 		return CaptureFile{}, fmt.Errorf("%w: path %q must be absolute and clean", errCapture, name)
 	}
+	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return CaptureFile{}, fmt.Errorf("%w: path %q has a control character", errCapture, name)
+	}
 	data := make([]byte, n)
 	if _, err := io.ReadFull(br, data); err != nil {
 		return CaptureFile{}, fmt.Errorf("%w: %s: %v", errCapture, name, err)
