@@ -270,8 +270,12 @@ func ReadCPIO(r io.Reader) ([]CPIOEntry, error) {
 	br := bufio.NewReader(r)
 	var off int64
 	read := func(n int64) ([]byte, error) {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(br, b); err != nil {
+		// Grow with the data actually there: a header may claim 4 GiB.
+		b, err := io.ReadAll(io.LimitReader(br, n))
+		if err == nil && int64(len(b)) < n {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: at offset %d: %v", errCPIO, off, err)
 		}
 		off += n
