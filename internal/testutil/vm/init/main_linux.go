@@ -121,6 +121,16 @@ func (c *console) line(format string, args ...any) {
 	c.atBOL = true
 }
 
+// drain waits until the serial port has sent everything written (tcdrain):
+// a write returns once the bytes are in the tty's buffer, and powering off
+// before the UART sent them loses the end of the stream, the exit marker
+// included (seen as "QEMU exited without the exit marker").
+func (c *console) drain() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = unix.IoctlSetInt(int(c.f.Fd()), unix.TCSBRK, 1)
+}
+
 func (c *console) errorf(format string, args ...any) {
 	c.line("vm-init: error: "+format, args...)
 }
@@ -437,6 +447,7 @@ func finish(con *console, cfg *vm.Config, status int) {
 		sendOutputs(con, cfg)
 	}
 	con.line("%s %d %s@@", vm.ExitMarker, status, nonce)
+	con.drain()
 	unix.Sync()
 	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 	// Not reached when power-off works; QEMU runs with -no-reboot, so a
