@@ -70,6 +70,10 @@ func runLab(o options) int {
 		o.limit>>20, o.duration, o.reps, runtime.Version(), unix.ByteSliceToString(uts.Release[:]), runtime.NumCPU())
 	fmt.Printf("ops/CPU-s and GC CPU: medians over surviving runs, steady half; peak usage: median of memory.max_usage_in_bytes\n\n")
 	printTable(os.Stdout, results, o.scenarios, o.policies, o.limit)
+	fmt.Println()
+	for _, s := range o.scenarios {
+		fmt.Printf("  %-15s %s\n", s.Name, s.What)
+	}
 	fmt.Println("\ntargets:")
 	ok := printTargets(os.Stdout, checkTargets(results, o.scenarios, o.policies, o.minSurvival, o.interval))
 	if o.check && !ok {
