@@ -539,12 +539,20 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	qemu := exec.Command(o.QEMU, qargs...)
 	var qerr bytes.Buffer
 	qemu.Stderr = &limitedBuffer{b: &qerr, max: 64 << 10}
-	out, err := qemu.StdoutPipe()
+	// Our own pipe, not StdoutPipe: Wait closes a StdoutPipe as soon as QEMU
+	// exits, which can cut off the end of the console stream (the last
+	// capture block, the exit marker) before it was read. This read end
+	// gives EOF after the last byte, and only we close it.
+	out, pw, err := os.Pipe()
 	if err != nil {
 		return res, err
 	}
+	defer out.Close()
+	qemu.Stdout = pw
 	qemuStart := time.Now()
-	if err := qemu.Start(); err != nil {
+	err = qemu.Start()
+	pw.Close()
+	if err != nil {
 		return res, fmt.Errorf("%w: start %s: %v", ErrUnavailable, o.QEMU, err)
 	}
 	exited := make(chan struct{})
