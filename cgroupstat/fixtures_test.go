@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
+	"github.com/go-memwatch/memwatch/internal/testutil/fixture"
 )
 
 // The fixtures under testdata/ are trees of kernel files: the v1 and hybrid
@@ -575,26 +576,7 @@ func TestFixtureRead(t *testing.T) {
 // files in place (same inode: the Reader's open descriptors see the change).
 func fxCopy(t *testing.T, name string) string {
 	t.Helper()
-	src := fxRoot(t, name)
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
+	return fixture.Copy(t, fxRoot(t, name))
 }
 
 // fxRewrite replaces a file's content in place (O_TRUNC keeps the inode).

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-memwatch/memwatch/internal/testutil/syncbuf"
 )
 
 // These tests change process-wide runtime settings (GOMEMLIMIT, GOGC): they
@@ -99,7 +101,7 @@ func TestAdaptiveMemLimitAndGOGC(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "")
 	origLimit, origGOGC := saveRuntime(t)
 	pol := DefaultMemLimitPolicy()
-	var logs syncBuf
+	var logs syncbuf.Buffer
 	w := startWatcher(t, slowOpts(root, WithAdaptiveMemLimit(pol), WithAdaptiveGOGC(DefaultGOGCPolicy()),
 		WithLogger(newTestLogger(&logs)))...)
 
@@ -347,7 +349,7 @@ func TestWontFitPolicy(t *testing.T) {
 	live := make([]byte, 4*mib)
 	runtime.GC()
 	defer runtime.KeepAlive(live)
-	var logs syncBuf
+	var logs syncbuf.Buffer
 	exits := make(chan int, 4)
 	w := startWatcher(t, slowOpts(root, WithWontFitPolicy(WontFitExit), WithLogger(newTestLogger(&logs)),
 		func(o *options) { o.exit = func(code int) { exits <- code } })...)

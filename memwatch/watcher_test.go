@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-memwatch/memwatch/internal/testutil/syncbuf"
 )
 
 const mib = 1 << 20
@@ -268,7 +270,7 @@ func TestWatcherLimitChangeAndOOMKill(t *testing.T) {
 
 func TestWatcherPanickingCallback(t *testing.T) {
 	root, cg := fixtureV1(t)
-	var buf syncBuf
+	var buf syncbuf.Buffer
 	calls := make(chan Level, 8)
 	w, err := New(slowOpts(root, WithBasis(BasisUsage), WithLogger(newTestLogger(&buf)),
 		OnLevel(func(_, n Level, _ *Snapshot) {
@@ -308,7 +310,7 @@ func TestWatcherSlowCallback(t *testing.T) {
 	root, cg := fixtureV1(t)
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	var buf syncBuf
+	var buf syncbuf.Buffer
 	w, err := New(slowOpts(root, WithBasis(BasisUsage), WithStopTimeout(100*time.Millisecond), WithLogger(newTestLogger(&buf)),
 		OnLevel(func(_, _ Level, _ *Snapshot) {
 			select {
@@ -425,7 +427,7 @@ func TestWatcherOptionsValidated(t *testing.T) {
 }
 
 func TestWatcherNoCgroup(t *testing.T) {
-	var buf syncBuf
+	var buf syncbuf.Buffer
 	w, err := New(WithRoot("testdata/proc-only"), WithLogger(newTestLogger(&buf)), WithInterval(time.Hour))
 	if err != nil {
 		t.Fatal(err)

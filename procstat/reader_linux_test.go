@@ -9,34 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-memwatch/memwatch/internal/testutil/fixture"
 	"github.com/prometheus/procfs"
 )
-
-// copyFixture copies testdata/<name> into a fresh temporary root so a test may
-// change files.
-func copyFixture(t *testing.T, name string) string {
-	t.Helper()
-	dst := t.TempDir()
-	src := filepath.Join("testdata", name)
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
 
 func TestReaderFixtures(t *testing.T) {
 	for _, name := range []string{fixGo, fixTrimmed} {
@@ -240,7 +215,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestReaderRereadsAndGrows(t *testing.T) {
-	root := copyFixture(t, fixGo)
+	root := fixture.Copy(t, filepath.Join("testdata", fixGo))
 	r, err := Open(WithRoot(root), WithPageSize(fixturePageSize))
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +297,7 @@ func TestReaderCloseIdempotent(t *testing.T) {
 }
 
 func TestResetPeakRSSFixture(t *testing.T) {
-	root := copyFixture(t, fixGo)
+	root := fixture.Copy(t, filepath.Join("testdata", fixGo))
 	r, err := Open(WithRoot(root))
 	if err != nil {
 		t.Fatal(err)
