@@ -539,7 +539,15 @@ func cgroupKernel(st *cgroupstat.Stats) uint64 {
 // attributeOwnAnon splits budget (this process's resident anon, already
 // known to fit) into the Go parts and non_go_anon.
 func attributeOwnAnon(a *Attribution, goWant *[NumParts]uint64, budget uint64) {
-	f := filler{a: a, left: budget}
+	f := fillGoAnon(a, goWant, budget)
+	f.give(PartNonGoAnon, f.left)
+}
+
+// fillGoAnon gives the Go parts what they want of anon, in goFillOrder,
+// records what did not fit as GoNotResidentBytes, and returns the filler
+// holding the rest.
+func fillGoAnon(a *Attribution, goWant *[NumParts]uint64, anon uint64) filler {
+	f := filler{a: a, left: anon}
 	var excess uint64
 	for _, id := range goFillOrder {
 		excess = satAdd(excess, f.give(id, goWant[id]))
@@ -548,7 +556,7 @@ func attributeOwnAnon(a *Attribution, goWant *[NumParts]uint64, budget uint64) {
 		a.GoNotResidentBytes = excess
 		a.Notes |= NoteGoNotResident
 	}
-	f.give(PartNonGoAnon, f.left)
+	return f
 }
 
 // markGoParts marks every Go part known (with zero bytes if none fitted).
@@ -610,15 +618,7 @@ func attributeCgroup(a *Attribution, s *Snapshot, goWant *[NumParts]uint64) {
 		a.Parts[PartOtherProcesses] = Part{ID: PartOtherProcesses, Bytes: anon - own, Known: true}
 	} else {
 		a.Notes |= NoteNoProcess
-		g := filler{a: a, left: anon}
-		var excess uint64
-		for _, id := range goFillOrder {
-			excess = satAdd(excess, g.give(id, goWant[id]))
-		}
-		if excess > 0 {
-			a.GoNotResidentBytes = excess
-			a.Notes |= NoteGoNotResident
-		}
+		g := fillGoAnon(a, goWant, anon)
 		// The rest of the anon is non-Go memory of this process or other
 		// processes: without the process view it cannot be named.
 		a.Parts[PartUnaccounted].Bytes += g.left
