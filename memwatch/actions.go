@@ -80,7 +80,7 @@ func WithOverrideEnvGOMEMLIMIT(override bool) Option {
 // WontFitAction is what the Watcher does when ShedAdvice says the live heap
 // alone no longer fits the memory budget (ShedSignal.WontFit): no GC
 // setting can then avoid the limit, and the OOM kill usually follows after
-// a GC death spiral (DESIGN §6).
+// a GC death spiral (docs/ARCHITECTURE.md, "OOM lab findings").
 type WontFitAction uint8
 
 // Won't-fit actions.

@@ -305,7 +305,7 @@ type Headroom struct {
 }
 
 // unlimitedThreshold: any limit at or above 2^62 means "no limit" (v1
-// prints 2^63 − PAGE_SIZE; DESIGN §4). cgroupstat already normalises to
+// prints 2^63 − PAGE_SIZE; docs/ARCHITECTURE.md, "Kernel semantics"). cgroupstat already normalises to
 // Unlimited; this guards synthetic or foreign Stats.
 const unlimitedThreshold = 1 << 62
 

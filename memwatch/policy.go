@@ -10,7 +10,7 @@ import (
 // OS is worth a forced GC. None of them calls runtime/debug, reads a file or
 // allocates; applying their answers is the caller's job.
 //
-// Go runtime facts used here (runtime/metrics doc, gc-guide, DESIGN §5):
+// Go runtime facts used here (runtime/metrics doc, gc-guide, docs/ARCHITECTURE.md, "Go runtime semantics"):
 //   - GOMEMLIMIT governs the memory the runtime holds from the OS:
 //     /memory/classes/total − heap/released (GoStats.Retained). Besides the
 //     heap this includes goroutine stacks and runtime metadata, so a limit
@@ -20,7 +20,7 @@ import (
 //     so the real goal is at least that). With a limit, the runtime lowers
 //     the goal so that Retained stays at or under the limit.
 //   - The limit is soft: when the GC would use more than about 50% of the CPU
-//     the GC CPU limiter lets memory overshoot it (DESIGN §6: a live heap close
+//     the GC CPU limiter lets memory overshoot it (docs/ARCHITECTURE.md, "OOM lab findings": a live heap close
 //     to the limit ends in a death spiral and an OOM kill; only shedding live
 //     data, one GC cycle early, avoids it).
 
@@ -57,7 +57,7 @@ const (
 	// per-CPU charge batching and memory.stat lag.
 	DefaultSlackBytes = 8 << 20
 	// DefaultSlackRatio (10%) is the slack the OOM lab found necessary
-	// (DESIGN §6: keep ~10% slack); it also covers the background
+	// (docs/ARCHITECTURE.md, "OOM lab findings": keep ~10% slack); it also covers the background
 	// scavenger's target of ~5% below the limit.
 	DefaultSlackRatio = 0.10
 	// DefaultMinHeadroomOverLive (10%) keeps the limit at least 10% above
@@ -204,11 +204,11 @@ var memLimitReasons = [...][3]string{
 // dropped) and kernel (kernel stacks, page tables, unreclaimable slab,
 // socket buffers). All are charged to the cgroup next to the Go heap and stay
 // charged whatever the kernel does short of swapping or killing, so Go must
-// leave room for them (DESIGN §6: a static 90% limit died every time beside
+// leave room for them (docs/ARCHITECTURE.md, "OOM lab findings": a static 90% limit died every time beside
 // 60 MiB of non-Go memory). Excluded, because the kernel drops them before it
 // OOM-kills: page_cache_active/inactive, kernel_slab_reclaimable and
 // file_mapped; counting them would shrink the limit whenever the service
-// reads files (DESIGN §6). Also excluded: unaccounted (usually charge
+// reads files (docs/ARCHITECTURE.md, "OOM lab findings"). Also excluded: unaccounted (usually charge
 // batching and memory.stat lag) and the go_* parts, which the limit itself
 // governs. When memory.stat is unavailable (Attribution NoteNoCgroupStat)
 // other processes, shmem and kernel memory cannot be seen and only the slack
@@ -394,7 +394,7 @@ const (
 )
 
 // ShedAdvice says whether the application should shed live data (drop
-// caches, refuse work) to stay clear of the GC death spiral (DESIGN §6), and
+// caches, refuse work) to stay clear of the GC death spiral (docs/ARCHITECTURE.md, "OOM lab findings"), and
 // how much. memLimit is the memory the Go runtime may use, normally
 // MemLimitDecision.Budget; when it is 0 or ≥ NoMemLimit the runtime's current
 // GOMEMLIMIT is used, and without any limit there is no advice.

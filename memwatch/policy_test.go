@@ -82,7 +82,7 @@ func polSnap(in polIn) *Snapshot {
 	return s
 }
 
-// design6 is the DESIGN §6 case: 256 MiB limit, 60 MiB of non-Go memory.
+// design6 is the OOM lab case (docs/ARCHITECTURE.md, "OOM lab findings"): 256 MiB limit, 60 MiB of non-Go memory.
 var design6 = polIn{limit: 256, live: 100, overhead: 8, nonGo: 60}
 
 func TestMemLimitPolicyDecide(t *testing.T) {
@@ -114,10 +114,10 @@ func TestMemLimitPolicyDecide(t *testing.T) {
 		{name: "no cgroup view, host fallback", pol: fallback, in: polIn{noCgroup: true, live: 100, overhead: 8, nonGo: 60, host: 8192},
 			limit: 8192*pMiB - 60*pMiB - 858993460, set: true, source: SourceHostMemTotal, bound: BoundBudget,
 			eff: 8192 * pMiB, nonGo: 60},
-		{name: "DESIGN 6: 60 MiB non-Go in 256 MiB", pol: def, in: design6,
+		{name: "OOM lab case: 60 MiB non-Go in 256 MiB", pol: def, in: design6,
 			limit: 256*pMiB - 60*pMiB - 26843546, set: true, source: SourceCgroupMax, bound: BoundBudget,
 			eff: 256 * pMiB, nonGo: 60},
-		{name: "DESIGN 6 on v1", pol: def, in: v1,
+		{name: "OOM lab case on v1", pol: def, in: v1,
 			limit: 256*pMiB - 60*pMiB - 26843546, set: true, source: SourceCgroupMax, bound: BoundBudget,
 			eff: 256 * pMiB, nonGo: 60},
 		{name: "memory.high below max", pol: def, in: polIn{limit: 1024, high: 512, live: 100, overhead: 8},
@@ -177,7 +177,7 @@ func TestMemLimitPolicyDecide(t *testing.T) {
 	}
 }
 
-// TestMemLimitPolicyDesign6 checks the DESIGN §6 bound explicitly: with
+// TestMemLimitPolicyDesign6 checks the OOM lab bound (docs/ARCHITECTURE.md, "OOM lab findings") explicitly: with
 // 60 MiB of non-Go memory in a 256 MiB cgroup the limit is at most
 // 256 − 60 − 10% MiB, far below automemlimit's static 90% (230 MiB).
 func TestMemLimitPolicyDesign6(t *testing.T) {
@@ -281,7 +281,7 @@ func TestGOGCPolicyMonotonic(t *testing.T) {
 }
 
 func TestShedAdvice(t *testing.T) {
-	// DESIGN §6 budget: 256 MiB − 60 MiB − 10%.
+	// OOM lab budget: 256 MiB − 60 MiB − 10%.
 	const budget6 = 256*pMiB - 60*pMiB - 26843546
 	type mod func(g *GoStats)
 	goal := func(mib uint64) mod { return func(g *GoStats) { g.HeapGoal = mib * pMiB } }
@@ -371,7 +371,7 @@ func TestShedAdvice(t *testing.T) {
 	}
 }
 
-// TestShedAdviceFloorCase ties the rules together on the DESIGN §6 shape with
+// TestShedAdviceFloorCase ties the rules together on the OOM lab shape (docs/ARCHITECTURE.md, "OOM lab findings") with
 // a live heap near the limit: the limit policy's floor wins, the GOGC policy
 // drops to Min and ShedAdvice, judged against the budget, asks for shedding.
 func TestShedAdviceFloorCase(t *testing.T) {
@@ -477,7 +477,7 @@ func BenchmarkShedAdvice(b *testing.B) {
 	}
 }
 
-// ExampleMemLimitPolicy_Decide shows the DESIGN §6 case: a 256 MiB cgroup
+// ExampleMemLimitPolicy_Decide shows the OOM lab case (docs/ARCHITECTURE.md, "OOM lab findings"): a 256 MiB cgroup
 // with 60 MiB of memory the Go runtime does not govern.
 func ExampleMemLimitPolicy_Decide() {
 	const MiB = 1 << 20

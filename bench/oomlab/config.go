@@ -42,7 +42,7 @@ type scenario struct {
 	What string
 }
 
-// scenarios are the shapes of DESIGN §6. The cache ramps to its target
+// scenarios are the shapes listed in docs/ARCHITECTURE.md, "OOM lab findings". The cache ramps to its target
 // over the first half of the run and then turns over.
 var scenarios = []scenario{
 	{Name: "fits", Cache: 0.35,
