@@ -132,12 +132,16 @@ type Actions struct {
 	MemLimitDecided uint64
 	// MemLimitBudget is the last decision's Budget (NoMemLimit when none).
 	MemLimitBudget uint64
-	// MemLimitChanged is when the Watcher last changed GOMEMLIMIT.
+	// MemLimitChanged is when the Watcher last changed GOMEMLIMIT;
+	// MemLimitChanges counts its changes (restoring the original included).
 	MemLimitChanged time.Time
+	MemLimitChanges uint64
 
 	// GOGC is the GOGC the Watcher has set; valid when GOGCSet.
-	GOGC    int
-	GOGCSet bool
+	// GOGCChanges counts the Watcher's changes of GOGC.
+	GOGC        int
+	GOGCSet     bool
+	GOGCChanges uint64
 
 	// FreeOSMemoryTime is when the Watcher last started debug.FreeOSMemory;
 	// FreeOSMemoryCount how many times it has.
@@ -145,8 +149,13 @@ type Actions struct {
 	FreeOSMemoryCount uint64
 
 	// Shed is the last ShedAdvice (computed when OnShed, WithAdaptiveGOGC or
-	// WithAdaptiveMemLimit is set).
-	Shed ShedSignal
+	// WithAdaptiveMemLimit is set). ShedAdvisories counts the times advice
+	// to shed began or grew enough to call OnShed again (whether or not
+	// OnShed is set); WontFitEpisodes the times the live heap stopped
+	// fitting the budget.
+	Shed            ShedSignal
+	ShedAdvisories  uint64
+	WontFitEpisodes uint64
 }
 
 // Reasons the adaptive limit is inactive.
@@ -268,6 +277,7 @@ func (w *Watcher) applyActions(s *Snapshot) {
 				"reason", d.Reason, "source", d.Source, "bound", d.Bound, "budget", d.Budget)
 			a.curLimit, a.limitSet = target, set
 			a.act.MemLimitChanged = s.Time
+			a.act.MemLimitChanges++
 		} else if !set {
 			a.limitSet = false
 		}
@@ -286,6 +296,7 @@ func (w *Watcher) applyActions(s *Snapshot) {
 			debug.SetGCPercent(target)
 			w.log.Debug("memwatch: GOGC changed", "old", a.curGOGC, "new", target, "budget", d.Budget)
 			a.curGOGC = target
+			a.act.GOGCChanges++
 		}
 		a.gogcSet = set
 		a.act.GOGC, a.act.GOGCSet = a.curGOGC, a.gogcSet
@@ -315,6 +326,9 @@ func (w *Watcher) applyActions(s *Snapshot) {
 		}
 		sig := ShedAdvice(s, budget)
 		a.act.Shed = sig
+		if sig.WontFit && !a.wontFit {
+			a.act.WontFitEpisodes++
+		}
 		if sig.WontFit && !a.wontFit && o.wontFit != WontFitIgnore {
 			w.log.Error("memwatch: live heap does not fit the memory budget", "heap_budget", sig.HeapBudget,
 				"advised_shed_bytes", sig.Bytes, "budget", d.Budget, "effective_limit", d.Effective)
@@ -327,6 +341,7 @@ func (w *Watcher) applyActions(s *Snapshot) {
 			a.shedFired = 0
 		} else if a.shedFired == 0 || (sig.Bytes > a.shedFired+1<<20 && sig.Bytes > a.shedFired+a.shedFired/10) {
 			a.shedFired = sig.Bytes
+			a.act.ShedAdvisories++
 			w.log.Info("memwatch: shed advice", "bytes", sig.Bytes, "wont_fit", sig.WontFit, "reason", sig.Reason)
 			if o.onShed != nil {
 				s.Actions = a.act

@@ -1,6 +1,9 @@
 package memwatch
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // judge applies the thresholds with hysteresis. Rising is immediate: a
 // fraction at or above critical is LevelCritical, at or above warn at least
@@ -31,30 +34,37 @@ func judge(cur Level, frac float64, known bool, warn, crit, hyst float64) Level 
 	return next
 }
 
-// nextInterval is the adaptive sampling interval. With used growing at
-// rate bytes/s toward limit, the time to the limit is ttl = (limit−used)/rate;
-// the next sample comes after clamp(ttl/4, floor, nominal), so about four
-// samples fall between now and a forecast OOM. Without growth, a limit or a
-// positive headroom forecast, the nominal interval is kept; with no headroom
-// left, the floor.
-func nextInterval(used, prevUsed, limit uint64, dt time.Duration, floor, nominal time.Duration) time.Duration {
+// timeToLimit forecasts how long until used reaches limit at the growth
+// rate since the previous sample: (limit−used)/rate. It reports false
+// without a limit, without elapsed time or without growth; 0 when used is
+// already at or over the limit.
+func timeToLimit(used, prevUsed, limit uint64, dt time.Duration) (time.Duration, bool) {
 	if limit == 0 || dt <= 0 {
-		return nominal
+		return 0, false
 	}
 	if used >= limit {
-		return floor
+		return 0, true
 	}
 	if used <= prevUsed {
-		return nominal
+		return 0, false
 	}
 	rate := float64(used-prevUsed) / dt.Seconds() // bytes per second
-	ttl := time.Duration(float64(limit-used) / rate * float64(time.Second))
-	next := ttl / 4
-	if next < floor {
-		return floor
+	ttl := float64(limit-used) / rate * float64(time.Second)
+	if ttl >= float64(math.MaxInt64) {
+		return time.Duration(math.MaxInt64), true
 	}
-	if next > nominal {
+	return time.Duration(ttl), true
+}
+
+// nextInterval is the adaptive sampling interval. With used growing toward
+// limit, the time to the limit is ttl (timeToLimit); the next sample comes
+// after clamp(ttl/4, floor, nominal), so about four samples fall between
+// now and a forecast OOM. Without growth, a limit or a positive headroom
+// forecast, the nominal interval is kept; with no headroom left, the floor.
+func nextInterval(used, prevUsed, limit uint64, dt time.Duration, floor, nominal time.Duration) time.Duration {
+	ttl, ok := timeToLimit(used, prevUsed, limit, dt)
+	if !ok {
 		return nominal
 	}
-	return next
+	return min(max(ttl/4, floor), nominal)
 }

@@ -61,6 +61,12 @@ type Sampling struct {
 	Mode string
 	// Interval is the Watcher's current sampling interval; 0 otherwise.
 	Interval time.Duration
+	// TimeToLimit is the Watcher's forecast of the time until the measure
+	// it judges (working set by default) reaches the limit, at its growth
+	// rate since the previous sample; valid when HasTimeToLimit (a limit is
+	// known and the measure grew, or is already at the limit: then 0).
+	TimeToLimit    time.Duration
+	HasTimeToLimit bool
 }
 
 // ViewStatus says whether a view could be read.

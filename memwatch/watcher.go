@@ -200,6 +200,7 @@ type Watcher struct {
 
 	slots  [numSlots]*slot
 	latest atomic.Pointer[slot]
+	halted atomic.Bool // Stop was called: no current snapshot
 
 	// State of the run goroutine.
 	ev        eventSource
@@ -313,6 +314,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 func (w *Watcher) Stop() {
 	w.mu.Lock()
 	w.stopped = true
+	w.halted.Store(true)
 	started := w.started
 	w.mu.Unlock()
 	w.stopOnce.Do(func() {
@@ -325,9 +327,21 @@ func (w *Watcher) Stop() {
 	<-w.done
 }
 
-// Latest returns a copy of the most recent snapshot, or nil before Start. It
-// never waits for the sampler; the copy is the caller's. It allocates the
-// copy; LatestInto does not.
+// Source is where exporters read snapshots: the latest snapshot of
+// something that samples, copied without waiting for it. [*Watcher] is a
+// Source; exporters (memwatch/memdebug, memwatch/memprom, memwatch/memotel)
+// take one.
+type Source interface {
+	// LatestInto copies the latest snapshot into dst and reports whether
+	// there is a current one. It must not block on sampling and should not
+	// allocate.
+	LatestInto(dst *Snapshot) bool
+}
+
+// Latest returns a copy of the most recent snapshot, or nil when there is
+// no current one (before Start, after Stop). It never waits for the
+// sampler; the copy is the caller's. It allocates the copy; LatestInto
+// does not.
 func (w *Watcher) Latest() *Snapshot {
 	c := new(Snapshot)
 	if !w.LatestInto(c) {
@@ -337,10 +351,14 @@ func (w *Watcher) Latest() *Snapshot {
 }
 
 // LatestInto copies the most recent snapshot into dst without allocating
-// and reports whether there was one (false before Start). It never waits for
-// the sampler.
+// and reports whether there is a current one: false before Start and once
+// Stop has been called (a stopped Watcher's last snapshot is stale and
+// exporters must not keep serving it). It never waits for the sampler.
 func (w *Watcher) LatestInto(dst *Snapshot) bool {
 	for {
+		if w.halted.Load() {
+			return false
+		}
 		sl := w.latest.Load()
 		if sl == nil {
 			return false
@@ -483,13 +501,16 @@ func (w *Watcher) sampleOnce(full bool) {
 	}
 	old := w.level
 	w.level = judge(old, frac, ok, w.opts.warn, w.opts.critical, w.opts.hyst)
+	var ttl time.Duration
+	haveTTL := false
+	w.interval = w.opts.interval
 	if w.have && ok {
-		w.interval = nextInterval(used, w.prevUsed, limit, s.Time.Sub(w.prevTime), w.opts.minInterval, w.opts.interval)
-	} else {
-		w.interval = w.opts.interval
+		dt := s.Time.Sub(w.prevTime)
+		ttl, haveTTL = timeToLimit(used, w.prevUsed, limit, dt)
+		w.interval = nextInterval(used, w.prevUsed, limit, dt, w.opts.minInterval, w.opts.interval)
 	}
 	s.Level = w.level
-	s.Sampling = Sampling{Mode: w.mode, Interval: w.interval}
+	s.Sampling = Sampling{Mode: w.mode, Interval: w.interval, TimeToLimit: ttl, HasTimeToLimit: haveTTL}
 	w.applyActions(s)
 	w.publish(sl)
 	w.lastTime = s.Time

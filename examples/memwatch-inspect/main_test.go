@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-memwatch/memwatch/memwatch"
+	"github.com/go-memwatch/memwatch/memwatch/memdebug"
 	"go.uber.org/goleak"
 )
 
@@ -66,7 +67,7 @@ func TestURL(t *testing.T) {
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(w.Handler())
+	srv := httptest.NewServer(memdebug.Handler(w))
 	defer srv.Close()
 	defer srv.Client().CloseIdleConnections()
 	defer http.DefaultClient.CloseIdleConnections()

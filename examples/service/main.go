@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/go-memwatch/memwatch/memwatch"
+	"github.com/go-memwatch/memwatch/memwatch/memdebug"
 )
 
 func main() {
@@ -70,10 +71,12 @@ func serve(ctx context.Context, ln net.Listener, log *slog.Logger, opts ...memwa
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	w.Publish("memwatch")
+	if expvar.Get("memwatch") == nil {
+		expvar.Publish("memwatch", memdebug.NewVar(w))
+	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/debug/memwatch", w.Handler())
+	mux.Handle("/debug/memwatch", memdebug.Handler(w))
 	mux.Handle("/debug/vars", expvar.Handler())
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
 		s := w.Latest()
