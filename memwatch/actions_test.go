@@ -42,7 +42,7 @@ func currentGOGC(t *testing.T) int {
 	return v
 }
 
-func startWatcher(t *testing.T, opts ...Option) *Watcher {
+func startWatcher(t *testing.T, opts ...WatcherOption) *Watcher {
 	t.Helper()
 	w, err := New(opts...)
 	if err != nil {
@@ -234,7 +234,7 @@ func TestEnvGOMEMLIMITWins(t *testing.T) {
 
 	// The lookup is injectable: an empty environment lets the policy act.
 	w = startWatcher(t, slowOpts(root, WithAdaptiveMemLimit(DefaultMemLimitPolicy()),
-		func(o *options) { o.lookupEnv = func(string) (string, bool) { return "", false } })...)
+		watcherOption(func(c *watcherConfig) { c.actuator.lookupEnv = func(string) (string, bool) { return "", false } }))...)
 	if s := w.Latest(); s.Actions.MemLimit == 0 {
 		t.Errorf("injected empty env: limit not set, Actions %+v", s.Actions)
 	}
@@ -352,12 +352,12 @@ func TestWontFitPolicy(t *testing.T) {
 	var logs syncbuf.Buffer
 	exits := make(chan int, 4)
 	w := startWatcher(t, slowOpts(root, WithWontFitPolicy(WontFitExit), WithLogger(newTestLogger(&logs)),
-		func(o *options) { o.exit = func(code int) { exits <- code } })...)
+		watcherOption(func(c *watcherConfig) { c.actuator.exit = func(code int) { exits <- code } }))...)
 	if s := w.Latest(); !s.Actions.Enabled || s.Actions.Shed.WontFit {
 		t.Fatalf("fixture: %+v", s.Actions)
 	}
 	noEvent(t, exits)
-	if got := debug.SetMemoryLimit(-1); w.Latest().Actions.MemLimit != 0 || got != w.actSt.origLimit {
+	if got := debug.SetMemoryLimit(-1); w.Latest().Actions.MemLimit != 0 || got != w.act.origLimit {
 		t.Errorf("WithWontFitPolicy alone changed GOMEMLIMIT to %d", got)
 	}
 
@@ -394,17 +394,17 @@ func TestActionsSampleAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	defer w.restoreActions()
-	w.initActions()
-	w.sampleOnce(true)
-	w.sampleOnce(false)
+	w.act = newActuator(w.cfg.actuator, w.log)
+	defer w.act.restore()
+	w.sample(true)
+	w.sample(false)
 	if !w.Latest().Actions.GOGCSet || w.Latest().Actions.MemLimit == 0 {
 		t.Fatalf("actions not applied: %+v", w.Latest().Actions)
 	}
-	if n := testing.AllocsPerRun(50, func() { w.sampleOnce(false) }); n != 0 {
+	if n := testing.AllocsPerRun(50, func() { w.sample(false) }); n != 0 {
 		t.Fatalf("cheap watcher sample with actions allocates %v times", n)
 	}
-	if n := testing.AllocsPerRun(20, func() { w.sampleOnce(true) }); n != 0 {
+	if n := testing.AllocsPerRun(20, func() { w.sample(true) }); n != 0 {
 		t.Fatalf("full watcher sample with actions allocates %v times", n)
 	}
 }

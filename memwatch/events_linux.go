@@ -4,6 +4,7 @@ package memwatch
 
 import (
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 
@@ -17,9 +18,11 @@ import (
 const psiTrigger = "some 150000 2000000"
 
 // linuxEvents owns every descriptor of the kernel wake-ups and the
-// goroutine polling them.
+// goroutine polling them. It knows nothing of the Watcher: it is given the
+// files to watch and a function to call when the kernel signals.
 type linuxEvents struct {
-	w        *Watcher
+	log      *slog.Logger
+	wake     func()
 	ctl      int // eventfd: shutdown and threshold changes
 	inotify  int // v2 memory.events watch, or -1
 	ctlFile  int // v1 cgroup.event_control (write-only), or -1
@@ -36,13 +39,14 @@ type linuxEvents struct {
 	done     chan struct{}
 }
 
-func startEvents(w *Watcher) (eventSource, string) {
-	files, usageFd, err := w.sampler.CgroupFiles()
-	if err != nil {
-		return nil, "poll"
-	}
-	loc, _ := w.sampler.Location()
-	e := &linuxEvents{w: w, ctl: -1, inotify: -1, ctlFile: -1, usageFd: usageFd, oomCtl: -1, oomEfd: -1, psi: -1, thr: [2]int{-1, -1}, done: make(chan struct{})}
+// startEvents registers what the kernel and the cgroupfs allow and starts
+// the poll goroutine. It returns nil and "poll" when nothing could be
+// registered; otherwise the mode names what is active ("poll+inotify",
+// "poll+eventfd", "+psi").
+func startEvents(cfg eventConfig) (eventSource, string) {
+	files, loc, usageFd := cfg.files, cfg.loc, cfg.usageFd
+	log := cfg.log
+	e := &linuxEvents{log: log, wake: cfg.wake, ctl: -1, inotify: -1, ctlFile: -1, usageFd: usageFd, oomCtl: -1, oomEfd: -1, psi: -1, thr: [2]int{-1, -1}, done: make(chan struct{})}
 	mode := "poll"
 	if files.Events != "" && loc.Version == cgroupstat.V2 {
 		if fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK); err == nil {
@@ -50,7 +54,7 @@ func startEvents(w *Watcher) (eventSource, string) {
 				e.inotify = fd
 				mode += "+inotify"
 			} else {
-				w.log.Debug("memwatch: inotify on memory.events failed; polling", "file", files.Events, "err", err)
+				log.Debug("memwatch: inotify on memory.events failed; polling", "file", files.Events, "err", err)
 				unix.Close(fd)
 			}
 		}
@@ -67,7 +71,7 @@ func startEvents(w *Watcher) (eventSource, string) {
 				e.ctlFile = -1
 			}
 		} else {
-			w.log.Debug("memwatch: cgroup.event_control not writable; polling", "file", files.EventControl, "err", err)
+			log.Debug("memwatch: cgroup.event_control not writable; polling", "file", files.EventControl, "err", err)
 		}
 	}
 	if !loc.ReadOnly && files.Pressure != "" && files.PressureSource == cgroupstat.PSICgroup && isCgroupFS(files.Pressure) {
@@ -76,7 +80,7 @@ func startEvents(w *Watcher) (eventSource, string) {
 				e.psi = fd
 				mode += "+psi"
 			} else {
-				w.log.Debug("memwatch: PSI trigger refused; polling", "file", files.Pressure, "err", err)
+				log.Debug("memwatch: PSI trigger refused; polling", "file", files.Pressure, "err", err)
 				unix.Close(fd)
 			}
 		}
@@ -184,7 +188,7 @@ func (e *linuxEvents) applyThresholds() {
 			continue
 		}
 		if err := e.register(efd, e.usageFd, strconv.FormatUint(bytes, 10)); err != nil {
-			e.w.log.Debug("memwatch: usage threshold registration failed", "bytes", bytes, "err", err)
+			e.log.Debug("memwatch: usage threshold registration failed", "bytes", bytes, "err", err)
 			unix.Close(efd)
 			continue
 		}
@@ -221,7 +225,7 @@ func (e *linuxEvents) loop() {
 			if err == unix.EINTR {
 				continue
 			}
-			e.w.log.Debug("memwatch: poll failed; kernel wake-ups stop", "err", err)
+			e.log.Debug("memwatch: poll failed; kernel wake-ups stop", "err", err)
 			return
 		}
 		wake := false
@@ -248,7 +252,7 @@ func (e *linuxEvents) loop() {
 			}
 		}
 		if wake {
-			e.w.wakeUp()
+			e.wake()
 		}
 	}
 }

@@ -3,4 +3,4 @@
 package memwatch
 
 // startEvents: kernel wake-ups exist only on Linux; the Watcher polls.
-func startEvents(*Watcher) (eventSource, string) { return nil, "poll" }
+func startEvents(eventConfig) (eventSource, string) { return nil, "poll" }

@@ -13,7 +13,7 @@ import (
 func ExampleNew() {
 	w, err := memwatch.New(
 		memwatch.WithThresholds(0.75, 0.90),
-		memwatch.WithBasis(memwatch.BasisWorkingSet),
+		memwatch.WithMeasure(memwatch.MeasureWorkingSet),
 		memwatch.OnOOMKill(func(n uint64, s *memwatch.Snapshot) {
 			slog.Error("OOM kill in our cgroup", "kills", n)
 		}),

@@ -1,94 +1,370 @@
 package memwatch
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"math"
+	"os"
 	"time"
 )
 
-// Option configures NewSampler and Read (and, later, the Watcher).
-type Option func(*options)
+// Each entry point takes the options that mean something to it, so that a
+// meaningless option does not compile:
+//
+//   - [NewSampler] and [Read] take a [SamplerOption] (where and how to read);
+//   - [New] takes a [WatcherOption]: every SamplerOption (the Watcher owns a
+//     Sampler), plus sampling, levels, callbacks and actions.
+//
+// Option values are checked by NewSampler, Read and New, which return an
+// error naming the option instead of silently replacing a bad value.
 
-// options collects every setting of the package. It is one struct because Go
-// cannot split a struct across files: each part of the package adds its
-// fields in its own section below and its With... functions in its own file.
-type options struct {
-	// ---- sampler options (snapshot.go, options.go) ----
+// SamplerOption configures [NewSampler] and [Read]. Every SamplerOption is
+// also a [WatcherOption].
+type SamplerOption interface {
+	WatcherOption
+	applySampler(*samplerConfig)
+}
 
+// WatcherOption configures [New].
+type WatcherOption interface {
+	applyWatcher(*watcherConfig)
+}
+
+// samplerConfig is what a Sampler needs.
+type samplerConfig struct {
 	// root is the directory under which /proc and /sys are resolved ("/" in
 	// production; a fixture tree in tests).
 	root string
-	// exactMemStats makes every Sample also call runtime.ReadMemStats, which
-	// stops the world, to fill the MemStats-compatible fields exactly.
+	// exactMemStats makes every Sample also call runtime.ReadMemStats.
 	exactMemStats bool
-
-	// ---- watcher options (watcher.go and friends add their fields here) ----
-
-	interval, minInterval time.Duration
-	logger                *slog.Logger
-	warn, critical, hyst  float64
-	basis                 Basis
-	fullEvery             int
-	events                bool
-	stopTimeout           time.Duration
-	queueSize             int
-	onLevel               func(old, new Level, s *Snapshot)
-	onOOMKill             func(delta uint64, s *Snapshot)
-	onLimitChange         func(old, new uint64, s *Snapshot)
-	onHigh                func(s *Snapshot)
-
-	// ---- action options (actions.go) ----
-
-	memLimitPolicy    *MemLimitPolicy
-	gogcPolicy        *GOGCPolicy
-	freeOS            bool
-	freeOSMinInterval time.Duration
-	freeOSMinBytes    uint64
-	onShed            func(sig ShedSignal, s *Snapshot)
-	overrideEnvLimit  bool
-	lookupEnv         func(string) (string, bool)
-	wontFit           WontFitAction
-	exit              func(code int)
 }
 
-func defaultOptions() options {
-	return options{
-		root:        "/",
-		interval:    time.Second,
-		minInterval: 100 * time.Millisecond,
-		warn:        0.80,
-		critical:    0.90,
-		hyst:        0.05,
-		basis:       BasisWorkingSet,
-		fullEvery:   5,
+// watcherConfig is what New needs: the sampler's configuration and that of
+// each part of the Watcher.
+type watcherConfig struct {
+	sampler  samplerConfig
+	tracker  trackerConfig
+	actuator actuatorConfig
+	handlers handlers
+
+	logger      *slog.Logger
+	events      bool
+	fullEvery   int
+	stopTimeout time.Duration
+	queueSize   int
+	// pollEvery is how often, between samples, the Watcher re-reads usage
+	// and limit alone (poll-only mode); 0 disables the check.
+	pollEvery time.Duration
+
+	errs []error // option values that cannot be used
+}
+
+type samplerOption func(*samplerConfig)
+
+func (f samplerOption) applySampler(c *samplerConfig) { f(c) }
+func (f samplerOption) applyWatcher(c *watcherConfig) { f(&c.sampler) }
+
+type watcherOption func(*watcherConfig)
+
+func (f watcherOption) applyWatcher(c *watcherConfig) { f(c) }
+
+func defaultSamplerConfig() samplerConfig { return samplerConfig{root: "/"} }
+
+// Defaults of the Watcher options.
+const (
+	// DefaultInterval is the nominal sampling interval (WithInterval).
+	DefaultInterval = time.Second
+	// DefaultMinInterval is the floor of the adaptive interval
+	// (WithMinInterval).
+	DefaultMinInterval = 100 * time.Millisecond
+	// MinInterval is the shortest interval WithInterval and
+	// WithMinInterval accept: sampling more often costs CPU for no
+	// protection (the kernel wake-ups are faster anyway).
+	MinInterval = 10 * time.Millisecond
+	// DefaultPollCheck is how often a Watcher without kernel wake-ups
+	// re-reads usage and limit between samples (WithPollCheck).
+	DefaultPollCheck = 50 * time.Millisecond
+)
+
+func defaultWatcherConfig() watcherConfig {
+	return watcherConfig{
+		sampler: defaultSamplerConfig(),
+		tracker: trackerConfig{
+			measure:     MeasureWorkingSet,
+			warn:        0.80,
+			critical:    0.90,
+			hyst:        0.05,
+			interval:    DefaultInterval,
+			minInterval: DefaultMinInterval,
+		},
+		actuator: actuatorConfig{
+			lookupEnv: os.LookupEnv,
+			exit:      os.Exit,
+		},
 		events:      true,
+		fullEvery:   5,
 		stopTimeout: 2 * time.Second,
 		queueSize:   64,
-		lookupEnv:   defaultLookupEnv,
-		exit:        defaultExit,
+		pollEvery:   DefaultPollCheck,
 	}
 }
 
-func buildOptions(opts []Option) options {
-	o := defaultOptions()
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
+func buildSamplerConfig(opts []SamplerOption) samplerConfig {
+	c := defaultSamplerConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.applySampler(&c)
 		}
 	}
-	if o.root == "" {
-		o.root = "/"
+	if c.root == "" {
+		c.root = "/"
 	}
-	return o
+	return c
 }
+
+// buildWatcherConfig applies opts to the defaults and checks the result.
+func buildWatcherConfig(opts []WatcherOption) (watcherConfig, error) {
+	c := defaultWatcherConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.applyWatcher(&c)
+		}
+	}
+	if c.sampler.root == "" {
+		c.sampler.root = "/"
+	}
+	t := &c.tracker
+	if !(t.warn > 0 && t.warn < t.critical && t.critical <= 1) { // false for NaN
+		c.errs = append(c.errs, fmt.Errorf("WithThresholds(%v, %v): need 0 < warn < critical ≤ 1", t.warn, t.critical))
+	}
+	if !(t.hyst >= 0 && t.hyst < t.warn) {
+		c.errs = append(c.errs, fmt.Errorf("WithHysteresis(%v): need 0 ≤ hysteresis < warn (%v)", t.hyst, t.warn))
+	}
+	if t.interval < MinInterval {
+		c.errs = append(c.errs, fmt.Errorf("WithInterval(%v): below the %v floor", t.interval, MinInterval))
+	}
+	if t.minInterval < MinInterval {
+		c.errs = append(c.errs, fmt.Errorf("WithMinInterval(%v): below the %v floor", t.minInterval, MinInterval))
+	}
+	if t.minInterval > t.interval {
+		t.minInterval = t.interval // a floor above the nominal interval means "never faster"
+	}
+	if t.measure > MeasureGoMemLimit {
+		c.errs = append(c.errs, fmt.Errorf("WithMeasure(%d): unknown measure", t.measure))
+	}
+	if c.fullEvery < 1 {
+		c.errs = append(c.errs, fmt.Errorf("WithFullEvery(%d): need ≥ 1", c.fullEvery))
+	}
+	if c.stopTimeout <= 0 {
+		c.errs = append(c.errs, fmt.Errorf("WithStopTimeout(%v): need > 0", c.stopTimeout))
+	}
+	if c.pollEvery < 0 || (c.pollEvery > 0 && c.pollEvery < time.Millisecond) {
+		c.errs = append(c.errs, fmt.Errorf("WithPollCheck(%v): need 0 (off) or ≥ 1ms", c.pollEvery))
+	}
+	c.errs = append(c.errs, c.actuator.validate()...)
+	if len(c.errs) > 0 {
+		return c, fmt.Errorf("memwatch: %w", errors.Join(c.errs...))
+	}
+	return c, nil
+}
+
+// ---- Sampler options (also accepted by New) ----
 
 // WithRoot resolves every kernel path (/proc/..., /sys/fs/cgroup/...) under
 // dir, like a chroot. The default is "/". Tests point it at fixture trees
 // copied from real kernels; the Go runtime view is always the live one.
-func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
+func WithRoot(dir string) SamplerOption {
+	return samplerOption(func(c *samplerConfig) { c.root = dir })
+}
 
-// WithExactMemStats makes each Sample also call runtime.ReadMemStats and take
-// GoStats.Alloc, Sys and HeapReleased from it. ReadMemStats stops the world
-// (milliseconds with a large heap while the GC runs); the default (false)
-// derives those fields from runtime/metrics by the runtime's documented
-// mapping, which never stops the world.
-func WithExactMemStats(exact bool) Option { return func(o *options) { o.exactMemStats = exact } }
+// WithExactMemStats makes each Sample also call [runtime.ReadMemStats] and
+// take GoStats.Alloc, Sys and HeapReleased from it. ReadMemStats stops the
+// world (milliseconds with a large heap while the GC runs); the default
+// (false) derives those fields from [runtime/metrics] by the runtime's
+// documented mapping, which never stops the world.
+func WithExactMemStats(exact bool) SamplerOption {
+	return samplerOption(func(c *samplerConfig) { c.exactMemStats = exact })
+}
+
+// ---- Watcher options: sampling and levels ----
+
+// WithInterval sets the nominal sampling interval (default
+// [DefaultInterval], at least [MinInterval]). The Watcher samples more
+// often as the forecast time to the limit shrinks (see [Watcher]).
+func WithInterval(d time.Duration) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.tracker.interval = d })
+}
+
+// WithMinInterval sets the floor of the adaptive interval (default
+// [DefaultMinInterval], at least [MinInterval]; a floor above the nominal
+// interval is lowered to it). Kernel wake-ups may sample sooner, but not
+// more often than every tenth of the floor.
+func WithMinInterval(d time.Duration) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.tracker.minInterval = d })
+}
+
+// WithPollCheck sets how often, between samples, a Watcher that has no
+// kernel wake-ups (a read-only cgroupfs, as in most containers) re-reads
+// only the cgroup's usage and limit — two preads, about a microsecond each —
+// and samples at once when a threshold is crossed or the limit changed
+// (default [DefaultPollCheck]; 0 turns the check off, leaving the adaptive
+// interval alone). With kernel wake-ups the check is not needed and does
+// not run; a v2 Watcher with only inotify (no usage thresholds) still runs
+// it.
+func WithPollCheck(d time.Duration) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.pollEvery = d })
+}
+
+// WithLogger sets the logger of the Watcher (default: discard). A missing
+// cgroup is logged at Debug; dropped or panicking callbacks at Warn/Error.
+func WithLogger(l *slog.Logger) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.logger = l })
+}
+
+// WithThresholds sets the warn and critical levels as fractions of the limit
+// (defaults 0.80 and 0.90). New fails unless 0 < warn < critical ≤ 1.
+func WithThresholds(warn, critical float64) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.tracker.warn, c.tracker.critical = warn, critical })
+}
+
+// WithHysteresis sets how far (as a fraction of the limit, default 0.05) the
+// measure must fall below a threshold before the level drops back. New
+// fails unless 0 ≤ h < warn.
+func WithHysteresis(h float64) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.tracker.hyst = h })
+}
+
+// WithMeasure chooses what is compared with the limit (default
+// [MeasureWorkingSet]).
+func WithMeasure(m Measure) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.tracker.measure = m })
+}
+
+// WithFullEvery makes every n-th sample a full one (memory.stat, events,
+// PSI, /proc/self/status, meminfo; default 5, New fails below 1). At
+// [LevelWarn] and above, and after a kernel wake-up, every sample is full.
+func WithFullEvery(n int) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.fullEvery = n })
+}
+
+// WithEvents enables or disables kernel wake-ups (default enabled; see
+// [Watcher]). Disabled, the Watcher only polls.
+func WithEvents(on bool) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.events = on })
+}
+
+// WithStopTimeout bounds how long Stop waits for a running callback (default
+// 2s; New fails unless > 0); a callback still running then is abandoned
+// (see [Watcher.Stop]).
+func WithStopTimeout(d time.Duration) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.stopTimeout = d })
+}
+
+// ---- Watcher options: callbacks ----
+
+// OnLevel registers the function called when the Level changes (including
+// the first judgement, from [LevelUnknown]).
+func OnLevel(f func(old, new Level, s *Snapshot)) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.handlers.onLevel = f })
+}
+
+// OnOOMKill registers the function called when the cgroup's oom_kill
+// counter rises (v2 memory.events, v1 memory.oom_control; seen on full
+// samples) with the increase. The kill may have hit another process of the
+// cgroup.
+func OnOOMKill(f func(delta uint64, s *Snapshot)) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.handlers.onOOMKill = f })
+}
+
+// OnLimitChange registers the function called when the effective hard
+// limit changes. A missing limit is [cgroupstat.Unlimited].
+func OnLimitChange(f func(old, new uint64, s *Snapshot)) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.handlers.onLimitChange = f })
+}
+
+// OnHigh registers the function called when usage crosses memory.high
+// upward or the v2 memory.events "high" counter rises: the kernel is
+// throttling the cgroup (v2 only; v1 has no memory.high).
+func OnHigh(f func(s *Snapshot)) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.handlers.onHigh = f })
+}
+
+// OnShed registers the function called (through the callback goroutine, see
+// [Watcher]) when [ShedAdvice] against the memory budget starts advising to
+// shed live data, or when the advised amount grows by more than 10% (and 1
+// MiB) over the last call; not on every sample. The budget is that of the
+// [WithAdaptiveMemLimit] policy ([DefaultMemLimitPolicy] without it).
+// s.Actions holds the same signal.
+func OnShed(f func(sig ShedSignal, s *Snapshot)) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.handlers.onShed = f })
+}
+
+// ---- Watcher options: actions (see actuator.go) ----
+
+// WithAdaptiveMemLimit makes the Watcher set GOMEMLIMIT
+// ([runtime/debug.SetMemoryLimit]) to p.Decide of every sample. The limit
+// is changed only when the decision moves by more than 1% or 1 MiB
+// (whichever is larger), so the runtime is not churned by noise. When the
+// decision has no limit (Set false: no cgroup limit and no host fallback)
+// the GOMEMLIMIT in force at Start is put back. Stop restores the
+// GOMEMLIMIT in force at Start.
+//
+// A GOMEMLIMIT given in the environment wins: the Watcher then leaves the
+// limit alone (Actions.MemLimitReason says so) unless
+// WithOverrideEnvGOMEMLIMIT(true). New fails when p has a value outside
+// its documented range (see [MemLimitPolicy]).
+func WithAdaptiveMemLimit(p MemLimitPolicy) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.actuator.memLimit = &p })
+}
+
+// WithAdaptiveGOGC makes the Watcher set GOGC ([runtime/debug.SetGCPercent])
+// to p.Decide(s, budget) on every sample, where budget is the
+// MemLimitDecision Budget of the [WithAdaptiveMemLimit] policy
+// ([DefaultMemLimitPolicy] without that option). GOGC is changed only when
+// the value moves by more than 1%. Without a budget (no limit) the GOGC in
+// force at Start is put back. When GOGC is off at Start (GOGC=off) the
+// Watcher leaves it off. Stop restores the GOGC in force at Start.
+//
+// The trade: a raised GOGC lets the heap grow to the budget between
+// collections, so the process holds about as much memory as it may. If the
+// limit is lowered below that (an in-place resize) the process can reach the
+// new limit before the next sample sees it (cgroup v1 and v2 announce no
+// limit change): in bench/oomlab's "limit halved" scenario this option was
+// OOM-killed in 2 of 3 runs where WithAdaptiveMemLimit alone survived every
+// run. Use it where limits do not shrink under a running process.
+func WithAdaptiveGOGC(p GOGCPolicy) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.actuator.gogc = &p })
+}
+
+// WithFreeOSMemory makes the Watcher call [runtime/debug.FreeOSMemory] at
+// [LevelCritical] when [FreeOSMemoryWorthIt](s, minBytes), at most once per
+// minInterval (values ≤ 0 mean 10s). FreeOSMemory forces a full GC; it runs
+// on its own goroutine so sampling never waits for it, and never twice at
+// once. Stop waits for a running one.
+func WithFreeOSMemory(minInterval time.Duration, minBytes uint64) WatcherOption {
+	return watcherOption(func(c *watcherConfig) {
+		if minInterval <= 0 {
+			minInterval = 10 * time.Second
+		}
+		c.actuator.freeOS, c.actuator.freeOSMinInterval, c.actuator.freeOSMinBytes = true, minInterval, minBytes
+	})
+}
+
+// WithOverrideEnvGOMEMLIMIT lets [WithAdaptiveMemLimit] change GOMEMLIMIT
+// even when the environment sets GOMEMLIMIT (default false: the environment
+// wins).
+func WithOverrideEnvGOMEMLIMIT(override bool) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.actuator.overrideEnvLimit = override })
+}
+
+// WithWontFitPolicy sets what the Watcher does when the live heap alone no
+// longer fits the memory budget (see [WontFitAction]). The budget is that of
+// the [WithAdaptiveMemLimit] policy ([DefaultMemLimitPolicy] without it). To
+// react in code, use [OnShed] and test ShedSignal.WontFit.
+func WithWontFitPolicy(a WontFitAction) WatcherOption {
+	return watcherOption(func(c *watcherConfig) { c.actuator.wontFit = a })
+}
+
+// finite reports whether f is neither NaN nor ±Inf.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

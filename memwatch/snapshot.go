@@ -159,8 +159,8 @@ func (s *Snapshot) Err() error {
 // never stops the world (unless WithExactMemStats). A Sampler is not safe
 // for concurrent use.
 type Sampler struct {
-	opts options
-	goR  *goReader
+	cfg samplerConfig
+	goR *goReader
 
 	proc    *procstat.Reader
 	procErr error
@@ -190,14 +190,17 @@ type Sampler struct {
 // cgroup, not Linux) does not make it fail: every Sample then records that
 // view as unavailable with the reason. It fails only when the root directory
 // does not exist.
-func NewSampler(opts ...Option) (*Sampler, error) {
-	o := buildOptions(opts)
+func NewSampler(opts ...SamplerOption) (*Sampler, error) {
+	return newSampler(buildSamplerConfig(opts))
+}
+
+func newSampler(o samplerConfig) (*Sampler, error) {
 	if fi, err := os.Stat(o.root); err != nil {
 		return nil, fmt.Errorf("memwatch: root: %w", err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("memwatch: root %s is not a directory", o.root)
 	}
-	s := &Sampler{opts: o, goR: newGoReader(o.exactMemStats)}
+	s := &Sampler{cfg: o, goR: newGoReader(o.exactMemStats)}
 	s.proc, s.procErr = procstat.Open(procstat.WithRoot(o.root))
 	if s.procErr != nil {
 		s.proc = nil
@@ -215,19 +218,29 @@ func NewSampler(opts ...Option) (*Sampler, error) {
 // was not.
 func (s *Sampler) Location() (cgroupstat.Location, error) { return s.loc, s.cgErr }
 
-// CgroupFiles returns the paths of the cgroup files the Sampler reads and
-// the descriptor of its open usage file (for v1 cgroup.event_control
-// thresholds; owned by the Sampler, valid until Close), for event-driven
-// wake-ups. It returns the reason when the cgroup view is unavailable, and
-// ErrClosed after Close.
-func (s *Sampler) CgroupFiles() (files cgroupstat.Files, usageFd int, err error) {
+// eventConfig fills the cgroup part of what the kernel event source needs
+// (location, files, the descriptor of the open usage file, which stays
+// owned by the Sampler and valid until Close). It returns the reason when
+// the cgroup view is unavailable, and ErrClosed after Close.
+func (s *Sampler) eventConfig(c *eventConfig) error {
 	if s.closed {
-		return cgroupstat.Files{}, -1, ErrClosed
+		return ErrClosed
 	}
 	if s.cg == nil {
-		return cgroupstat.Files{}, -1, s.cgErr
+		return s.cgErr
 	}
-	return s.cg.Files(), s.cg.UsageFd(), nil
+	c.loc, c.files, c.usageFd = s.loc, s.cg.Files(), s.cg.UsageFd()
+	return nil
+}
+
+// usageLimit reads only the cgroup's usage and effective limit (see
+// cgroupstat.Reader.ReadUsageLimit), for the check between samples.
+func (s *Sampler) usageLimit() (usage, limit uint64, ok bool) {
+	if s.closed || s.cg == nil {
+		return 0, 0, false
+	}
+	usage, limit, err := s.cg.ReadUsageLimit()
+	return usage, limit, err == nil
 }
 
 // Sample fills snap with a new reading. With full=false only the cheap files
@@ -357,7 +370,7 @@ func (s *Sampler) Close() error {
 
 // Read takes one full snapshot with a temporary Sampler, for callers without
 // a Watcher. Its GC CPU fraction covers the whole process lifetime.
-func Read(opts ...Option) (*Snapshot, error) {
+func Read(opts ...SamplerOption) (*Snapshot, error) {
 	s, err := NewSampler(opts...)
 	if err != nil {
 		return nil, err

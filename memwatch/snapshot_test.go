@@ -354,29 +354,39 @@ func TestReadOneShot(t *testing.T) {
 	}
 }
 
-func TestSamplerCgroupFiles(t *testing.T) {
+func TestSamplerEventConfig(t *testing.T) {
 	s, err := NewSampler(WithRoot("testdata/v1-limit"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, fd, err := s.CgroupFiles()
-	if err != nil {
+	var ec eventConfig
+	if err := s.eventConfig(&ec); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(files.Usage, "/mwsnap/memory.usage_in_bytes") || fd < 0 {
-		t.Errorf("files %+v fd %d", files, fd)
+	if !strings.HasSuffix(ec.files.Usage, "/mwsnap/memory.usage_in_bytes") || ec.usageFd < 0 || ec.loc.Version != cgroupstat.V1 {
+		t.Errorf("event config %+v", ec)
+	}
+	if u, l, ok := s.usageLimit(); !ok || u == 0 || l != 512*mib {
+		t.Errorf("usageLimit = %d, %d, %v; want the fixture's usage and its 512 MiB limit", u, l, ok)
 	}
 	s.Close()
-	if _, _, err := s.CgroupFiles(); !errors.Is(err, ErrClosed) {
+	if err := s.eventConfig(&ec); !errors.Is(err, ErrClosed) {
 		t.Errorf("after Close: %v", err)
+	}
+	if _, _, ok := s.usageLimit(); ok {
+		t.Error("usageLimit after Close succeeded")
 	}
 	s, err = NewSampler(WithRoot("testdata/proc-only"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, fd, err := s.CgroupFiles(); err == nil || fd != -1 {
-		t.Errorf("proc-only: fd %d err %v", fd, err)
+	ec = eventConfig{usageFd: -1}
+	if err := s.eventConfig(&ec); err == nil || ec.usageFd != -1 {
+		t.Errorf("proc-only: fd %d err %v", ec.usageFd, err)
+	}
+	if _, _, ok := s.usageLimit(); ok {
+		t.Error("proc-only usageLimit succeeded")
 	}
 	if _, err := s.Location(); !errors.Is(err, cgroupstat.ErrNoCgroup) {
 		t.Errorf("proc-only Location error %v, want ErrNoCgroup", err)

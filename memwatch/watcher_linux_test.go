@@ -68,7 +68,7 @@ func TestWatcherHelperProcess(t *testing.T) {
 // fired, timestamping each step.
 func watcherHelper() (rep helperReport) {
 	var mu sync.Mutex
-	w, err := New(WithBasis(BasisUsage), WithEvents(os.Getenv(envWatcherHelper) != "poll"), OnLevel(func(_, n Level, s *Snapshot) {
+	w, err := New(WithMeasure(MeasureUsage), WithEvents(os.Getenv(envWatcherHelper) != "poll"), OnLevel(func(_, n Level, s *Snapshot) {
 		now := time.Now().UnixNano()
 		mu.Lock()
 		defer mu.Unlock()
@@ -299,7 +299,7 @@ func countFds(t *testing.T) int {
 func relimitHelper() (rep helperReport) {
 	var mu sync.Mutex
 	changed := make(chan struct{}, 1)
-	w, err := New(WithBasis(BasisUsage),
+	w, err := New(WithMeasure(MeasureUsage),
 		OnLimitChange(func(_, _ uint64, _ *Snapshot) {
 			select {
 			case changed <- struct{}{}:

@@ -63,8 +63,8 @@ func noEvent[T any](t *testing.T, ch <-chan T) {
 }
 
 // slowOpts keeps the timer out of the way: only sampleNow samples.
-func slowOpts(root string, more ...Option) []Option {
-	return append([]Option{WithRoot(root), WithInterval(time.Hour), WithMinInterval(time.Hour)}, more...)
+func slowOpts(root string, more ...WatcherOption) []WatcherOption {
+	return append([]WatcherOption{WithRoot(root), WithInterval(time.Hour), WithMinInterval(time.Hour)}, more...)
 }
 
 func TestJudgeHysteresis(t *testing.T) {
@@ -120,7 +120,7 @@ func TestWatcherLevelsFixture(t *testing.T) {
 	root, cg := fixtureV1(t)
 	const limit = 512 * mib
 	levels := make(chan levelChange, 16)
-	w, err := New(slowOpts(root, WithBasis(BasisUsage), OnLevel(func(o, n Level, s *Snapshot) {
+	w, err := New(slowOpts(root, WithMeasure(MeasureUsage), OnLevel(func(o, n Level, s *Snapshot) {
 		if s.Level != n {
 			t.Errorf("callback snapshot level %v, want %v", s.Level, n)
 		}
@@ -172,7 +172,7 @@ func TestWatcherLevelsFixture(t *testing.T) {
 // interval down to the floor; no growth restores the nominal one.
 func TestWatcherAdaptiveInterval(t *testing.T) {
 	root, cg := fixtureV1(t)
-	w, err := New(WithRoot(root), WithBasis(BasisUsage), WithInterval(time.Hour), WithMinInterval(30*time.Minute))
+	w, err := New(WithRoot(root), WithMeasure(MeasureUsage), WithInterval(time.Hour), WithMinInterval(30*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestWatcherAdaptiveInterval(t *testing.T) {
 	}
 }
 
-func TestWatcherWorkingSetBasis(t *testing.T) {
+func TestWatcherWorkingSetMeasure(t *testing.T) {
 	root, cg := fixtureV1(t)
 	const limit = 512 * mib
 	// total_inactive_file is 50368512 (48 MiB) in the fixture: usage at
@@ -272,7 +272,7 @@ func TestWatcherPanickingCallback(t *testing.T) {
 	root, cg := fixtureV1(t)
 	var buf syncbuf.Buffer
 	calls := make(chan Level, 8)
-	w, err := New(slowOpts(root, WithBasis(BasisUsage), WithLogger(newTestLogger(&buf)),
+	w, err := New(slowOpts(root, WithMeasure(MeasureUsage), WithLogger(newTestLogger(&buf)),
 		OnLevel(func(_, n Level, _ *Snapshot) {
 			calls <- n
 			if n == LevelWarn {
@@ -311,7 +311,7 @@ func TestWatcherSlowCallback(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	var buf syncbuf.Buffer
-	w, err := New(slowOpts(root, WithBasis(BasisUsage), WithStopTimeout(100*time.Millisecond), WithLogger(newTestLogger(&buf)),
+	w, err := New(slowOpts(root, WithMeasure(MeasureUsage), WithStopTimeout(100*time.Millisecond), WithLogger(newTestLogger(&buf)),
 		OnLevel(func(_, _ Level, _ *Snapshot) {
 			select {
 			case entered <- struct{}{}:
@@ -327,7 +327,7 @@ func TestWatcherSlowCallback(t *testing.T) {
 	}
 	<-entered // the first callback (unknown → ok) is stuck
 	// Sampling goes on while the callback blocks, and the queue overflows.
-	for i := range 2 * w.opts.queueSize {
+	for i := range 2 * w.cfg.queueSize {
 		frac := 0.5
 		if i%2 == 0 {
 			frac = 0.95
@@ -352,7 +352,7 @@ func TestWatcherSlowCallback(t *testing.T) {
 		t.Fatalf("log lacks the abandon/drop messages: %s", buf.String())
 	}
 	close(release)
-	<-w.dispDone // the abandoned dispatcher exits once the callback returns
+	<-w.disp.done // the abandoned dispatcher exits once the callback returns
 }
 
 func TestWatcherStopStart(t *testing.T) {
@@ -386,8 +386,10 @@ func TestWatcherStopStart(t *testing.T) {
 	if w.sampleNow() {
 		t.Fatal("sampled after Stop")
 	}
-	if w.Latest() == nil {
-		t.Fatal("Latest lost after Stop")
+	// A stopped Watcher's snapshot only grows stale: exporters reading it
+	// must see that there is no current one.
+	if w.Latest() != nil || w.LatestInto(new(Snapshot)) {
+		t.Fatal("stale snapshot served after Stop")
 	}
 }
 
@@ -411,13 +413,13 @@ func TestWatcherContextCancel(t *testing.T) {
 }
 
 func TestWatcherOptionsValidated(t *testing.T) {
-	for _, opts := range [][]Option{
+	for _, opts := range [][]WatcherOption{
 		{WithThresholds(0.9, 0.8)},
 		{WithThresholds(0, 0.5)},
 		{WithThresholds(0.5, 1.5)},
 		{WithHysteresis(-0.1)},
 		{WithInterval(0)},
-		{WithBasis(Basis(9))},
+		{WithMeasure(Measure(9))},
 	} {
 		if w, err := New(opts...); err == nil {
 			w.Stop()
@@ -446,9 +448,9 @@ func TestWatcherNoCgroup(t *testing.T) {
 	}
 }
 
-func TestWatcherGoMemLimitBasis(t *testing.T) {
+func TestWatcherGoMemLimitMeasure(t *testing.T) {
 	root, _ := fixtureV1(t)
-	w, err := New(slowOpts(root, WithBasis(BasisGoMemLimit))...)
+	w, err := New(slowOpts(root, WithMeasure(MeasureGoMemLimit))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +472,7 @@ func TestWatcherGoMemLimitBasis(t *testing.T) {
 // races with sampling cleanly (run with -race).
 func TestLatestImmutable(t *testing.T) {
 	root, cg := fixtureV1(t)
-	w, err := New(slowOpts(root, WithBasis(BasisUsage))...)
+	w, err := New(slowOpts(root, WithMeasure(MeasureUsage))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,12 +525,12 @@ func TestWatcherSampleAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	w.sampleOnce(true)
-	w.sampleOnce(false)
-	if n := testing.AllocsPerRun(50, func() { w.sampleOnce(false) }); n != 0 {
+	w.sample(true)
+	w.sample(false)
+	if n := testing.AllocsPerRun(50, func() { w.sample(false) }); n != 0 {
 		t.Fatalf("cheap watcher sample allocates %v times", n)
 	}
-	if n := testing.AllocsPerRun(20, func() { w.sampleOnce(true) }); n != 0 {
+	if n := testing.AllocsPerRun(20, func() { w.sample(true) }); n != 0 {
 		t.Fatalf("full watcher sample allocates %v times", n)
 	}
 	var s Snapshot
@@ -543,10 +545,10 @@ func BenchmarkWatcherSample(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer w.Stop()
-	w.sampleOnce(true)
+	w.sample(true)
 	b.ReportAllocs()
 	for b.Loop() {
-		w.sampleOnce(false)
+		w.sample(false)
 	}
 }
 
@@ -556,7 +558,7 @@ func BenchmarkLatestInto(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer w.Stop()
-	w.sampleOnce(true)
+	w.sample(true)
 	var s Snapshot
 	b.ReportAllocs()
 	for b.Loop() {
@@ -570,7 +572,7 @@ func BenchmarkLatest(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer w.Stop()
-	w.sampleOnce(true)
+	w.sample(true)
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = w.Latest()

@@ -281,7 +281,7 @@ func TestVMWatcherHighWakeup(t *testing.T) {
 
 	// The level is judged on the working set against memory.max with the
 	// default thresholds; derive the expectation from this snapshot.
-	o := buildOptions(nil)
+	o := defaultWatcherConfig().tracker
 	frac := float64(st.WorkingSet) / float64(st.Limit)
 	want := LevelOK
 	switch {

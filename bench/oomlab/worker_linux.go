@@ -152,7 +152,7 @@ func applyPolicy(cfg workerConfig, c *cache) (stop func(), err error) {
 		return func() {}, nil
 	case policyMemwatch, policyMWGOGC:
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		opts := []memwatch.Option{
+		opts := []memwatch.WatcherOption{
 			memwatch.WithLogger(log),
 			memwatch.WithInterval(cfg.Interval),
 			memwatch.WithAdaptiveMemLimit(memwatch.DefaultMemLimitPolicy()),

@@ -46,7 +46,7 @@ func main() {
 }
 
 // serve runs the service on ln until ctx is done, then shuts it down.
-func serve(ctx context.Context, ln net.Listener, log *slog.Logger, opts ...memwatch.Option) error {
+func serve(ctx context.Context, ln net.Listener, log *slog.Logger, opts ...memwatch.WatcherOption) error {
 	opts = append(opts,
 		memwatch.WithLogger(log),
 		memwatch.OnLevel(func(old, new memwatch.Level, s *memwatch.Snapshot) {

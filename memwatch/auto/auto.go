@@ -94,7 +94,7 @@ func start(env string) (*memwatch.Watcher, error) {
 	if !c.noLog {
 		handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.level})
 	}
-	opts := []memwatch.Option{
+	opts := []memwatch.WatcherOption{
 		memwatch.WithAdaptiveMemLimit(c.policy),
 		memwatch.WithLogger(slog.New(handler)),
 	}
