@@ -82,8 +82,6 @@ type changes struct {
 	high               bool   // usage crossed memory.high, or the high counter rose
 }
 
-func (c *changes) any() bool { return c.level || c.limit || c.oomKills > 0 || c.high }
-
 func newLevelTracker(cfg trackerConfig) *levelTracker {
 	return &levelTracker{cfg: cfg, interval: cfg.interval}
 }

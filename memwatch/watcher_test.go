@@ -412,22 +412,6 @@ func TestWatcherContextCancel(t *testing.T) {
 	w.Stop()
 }
 
-func TestWatcherOptionsValidated(t *testing.T) {
-	for _, opts := range [][]WatcherOption{
-		{WithThresholds(0.9, 0.8)},
-		{WithThresholds(0, 0.5)},
-		{WithThresholds(0.5, 1.5)},
-		{WithHysteresis(-0.1)},
-		{WithInterval(0)},
-		{WithMeasure(Measure(9))},
-	} {
-		if w, err := New(opts...); err == nil {
-			w.Stop()
-			t.Errorf("New accepted %v", opts)
-		}
-	}
-}
-
 func TestWatcherNoCgroup(t *testing.T) {
 	var buf syncbuf.Buffer
 	w, err := New(WithRoot("testdata/proc-only"), WithLogger(newTestLogger(&buf)), WithInterval(time.Hour))
