@@ -101,7 +101,8 @@ type Watcher struct {
 	checks   atomic.Uint64 // usage/limit checks between samples (tests)
 
 	// State of the run goroutine.
-	n          uint64
+	n          uint64 // samples taken by run
+	fulls      uint64 // of which full
 	lastSample time.Time
 	thrLimit   uint64
 	pollCheck  bool // re-read usage and limit between samples
@@ -298,6 +299,9 @@ func (w *Watcher) run(ctx context.Context) {
 		}
 		w.n++
 		full = full || w.n%uint64(w.cfg.fullEvery) == 0 || w.tracker.level >= LevelWarn
+		if full {
+			w.fulls++
+		}
 		w.sample(full)
 		if reply != nil {
 			close(reply)

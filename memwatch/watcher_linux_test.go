@@ -68,7 +68,12 @@ func TestWatcherHelperProcess(t *testing.T) {
 // fired, timestamping each step.
 func watcherHelper() (rep helperReport) {
 	var mu sync.Mutex
-	w, err := New(WithMeasure(MeasureUsage), WithEvents(os.Getenv(envWatcherHelper) != "poll"), OnLevel(func(_, n Level, s *Snapshot) {
+	mode := os.Getenv(envWatcherHelper)
+	check := DefaultPollCheck
+	if mode == "poll-nocheck" {
+		check = 0
+	}
+	w, err := New(WithMeasure(MeasureUsage), WithEvents(mode == "events"), WithPollCheck(check), OnLevel(func(_, n Level, s *Snapshot) {
 		now := time.Now().UnixNano()
 		mu.Lock()
 		defer mu.Unlock()
@@ -155,7 +160,10 @@ type thresholdRun struct {
 	warnLat, criticalLat time.Duration // callback time − start of the step that crossed
 }
 
-func runThresholdHelper(tb testing.TB, events bool) thresholdRun {
+// runThresholdHelper runs the helper in mode "events" (the kernel wake-ups
+// available here), "poll" (none; usage and limit checked between samples)
+// or "poll-nocheck" (none, and no check: only the adaptive interval).
+func runThresholdHelper(tb testing.TB, mode string) thresholdRun {
 	tb.Helper()
 	const limit = 256 << 20
 	cg := cgtest.Create(tb, cgtest.WithLimit(limit), cgtest.WithNoSwap())
@@ -164,10 +172,6 @@ func runThresholdHelper(tb testing.TB, events bool) thresholdRun {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(self, "-test.run=^TestWatcherHelperProcess$")
-	mode := "events"
-	if !events {
-		mode = "poll"
-	}
 	cmd.Env = append(os.Environ(), envWatcherHelper+"="+mode)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -222,7 +226,7 @@ func TestWatcherRealCgroupThresholds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode: allocates 240 MiB in a child cgroup")
 	}
-	r := runThresholdHelper(t, true)
+	r := runThresholdHelper(t, "events")
 	t.Logf("mode %s: warn callback %v after the crossing step began, critical %v", r.mode, r.warnLat, r.criticalLat)
 	for name, d := range map[string]time.Duration{"warn": r.warnLat, "critical": r.criticalLat} {
 		if d > 500*time.Millisecond {
@@ -234,20 +238,20 @@ func TestWatcherRealCgroupThresholds(t *testing.T) {
 // BenchmarkThresholdLatency reports the time from the start of the
 // allocation step that crosses a threshold to the callback, in a real
 // cgroup (one helper process per iteration).
-// "events" uses the kernel wake-ups available here, "poll" disables them
-// (1 s nominal interval, adaptive).
+// "events" uses the kernel wake-ups available here; "poll" disables them
+// and relies on the usage/limit check between samples (WithPollCheck, 50
+// ms); "poll-nocheck" has neither (1 s nominal interval, adaptive). Compare
+// them within one run:
+//
+//	go test ./memwatch/ -run '^$' -bench ThresholdLatency -benchtime 5x
 func BenchmarkThresholdLatency(b *testing.B) {
-	for _, events := range []bool{true, false} {
-		name := "poll"
-		if events {
-			name = "events"
-		}
+	for _, name := range []string{"events", "poll", "poll-nocheck"} {
 		b.Run(name, func(b *testing.B) {
 			var warn, crit time.Duration
 			n := 0
 			var mode string
 			for b.Loop() {
-				r := runThresholdHelper(b, events)
+				r := runThresholdHelper(b, name)
 				warn += r.warnLat
 				crit += r.criticalLat
 				mode = r.mode

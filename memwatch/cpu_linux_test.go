@@ -1,0 +1,104 @@
+//go:build linux
+
+package memwatch
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// processCPU is the CPU time (user + system) of the whole process so far.
+func processCPU(tb testing.TB) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuPer returns the process CPU time per call of f over n calls.
+func cpuPer(tb testing.TB, n int, f func()) time.Duration {
+	c0 := processCPU(tb)
+	for range n {
+		f()
+	}
+	return (processCPU(tb) - c0) / time.Duration(n)
+}
+
+// BenchmarkWatcherCPU measures what a running Watcher costs an idle
+// process beyond the reads it makes: windows without and with a Watcher
+// alternate (same machine load), getrusage gives the process CPU of each,
+// and the reads are priced in the same run (CPU per cheap sample, full
+// sample and usage/limit check, times how many the Watcher made). It
+// reports the Watcher's CPU in µs per second of wall time, the reads' share
+// of it, and their ratio ("overhead": 1 means the Watcher costs only its
+// reads; the target is ≤ 2). "default" uses the kernel wake-ups available
+// here; "poll" has none (as on a read-only cgroupfs) and checks usage and
+// limit between samples (WithPollCheck).
+//
+//	go test ./memwatch/ -run '^$' -bench WatcherCPU -benchtime 3x
+func BenchmarkWatcherCPU(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		opts []WatcherOption
+	}{
+		{"default", nil},
+		{"poll", []WatcherOption{WithEvents(false)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			const window = 5 * time.Second
+			var idle, busy time.Duration
+			var cheap, full, checks uint64
+			windows := 0
+			var mode string
+			for b.Loop() {
+				c0 := processCPU(b)
+				time.Sleep(window)
+				idle += processCPU(b) - c0
+
+				w, err := New(c.opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Start(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				mode = w.Latest().Sampling.Mode
+				c1 := processCPU(b)
+				time.Sleep(window)
+				busy += processCPU(b) - c1
+				w.Stop()
+				cheap += w.n - w.fulls
+				full += w.fulls
+				checks += w.checks.Load()
+				windows++
+			}
+			b.StopTimer()
+
+			s, err := NewSampler()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var snap Snapshot
+			perCheap := cpuPer(b, 2000, func() { s.Sample(&snap, false) })
+			perFull := cpuPer(b, 500, func() { s.Sample(&snap, true) })
+			perCheck := cpuPer(b, 5000, func() { s.usageLimit() })
+
+			secs := float64(windows) * window.Seconds()
+			extra := float64((busy - idle).Microseconds()) / secs
+			reads := float64((time.Duration(cheap)*perCheap + time.Duration(full)*perFull + time.Duration(checks)*perCheck).Microseconds()) / secs
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(extra, "watcher-µs/s")
+			b.ReportMetric(reads, "reads-µs/s")
+			if reads > 0 {
+				b.ReportMetric(extra/reads, "overhead")
+			}
+			b.Logf("mode %s: %d cheap (%v each), %d full (%v), %d checks (%v) in %.0f s; idle process %.0f µs/s",
+				mode, cheap, perCheap, full, perFull, checks, perCheck, secs, float64(idle.Microseconds())/secs)
+		})
+	}
+}
