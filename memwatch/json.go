@@ -11,10 +11,12 @@ import (
 	"github.com/go-memwatch/memwatch/procstat"
 )
 
-// MarshalJSON renders the snapshot with stable snake_case keys, byte counts
-// as integers and null for unknown values; the schema is documented in the
-// package documentation.
-func (s *Snapshot) MarshalJSON() ([]byte, error) {
+// MarshalJSON renders the snapshot as one JSON object with stable
+// snake_case keys, byte counts as integers and null for unknown values; the
+// keys are listed in the package documentation (JSON schema). The receiver
+// is a value so that [json.Marshal] writes the same bytes for a Snapshot and
+// a *Snapshot.
+func (s Snapshot) MarshalJSON() ([]byte, error) {
 	j := jsonSnapshot{
 		Time:    s.Time,
 		Full:    s.Full,
@@ -225,8 +227,9 @@ func snakeCase(s string) string {
 	return strings.NewReplacer("/", "_", "-", "_").Replace(s)
 }
 
-// jsonSnapshot fixes the JSON schema (documented in doc.go). Pointers are
-// null when a value is unknown or, for limits, absent.
+// jsonSnapshot fixes the JSON schema; every key it writes is listed in
+// schemaKeys (schema.go), from which doc.go's list is generated. Pointers
+// are null when a value is unknown or, for limits, absent.
 type jsonSnapshot struct {
 	Time        time.Time       `json:"time"`
 	Full        bool            `json:"full"`

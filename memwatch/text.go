@@ -13,7 +13,8 @@ import (
 
 // Verdict is a one-line summary, for example "usage is 91% of limit
 // (233.0 MiB of 256.0 MiB); 140.0 MiB is page cache, reclaimable; non-Go
-// memory 60.0 MiB".
+// memory 60.0 MiB". [Snapshot.WriteText] prints it under the header line and
+// [Snapshot.MarshalJSON] writes it as "verdict".
 func (s *Snapshot) Verdict() string {
 	a := &s.Attribution
 	var cl []string
@@ -58,16 +59,19 @@ func (s *Snapshot) Verdict() string {
 	return strings.Join(cl, "; ")
 }
 
-// String returns the text rendering (see WriteText).
-func (s *Snapshot) String() string {
+// String returns the text rendering (see [Snapshot.WriteText]). The
+// receiver is a value so that [fmt.Print] prints a Snapshot and a *Snapshot
+// the same.
+func (s Snapshot) String() string {
 	var b bytes.Buffer
 	_ = s.WriteText(&b)
 	return b.String()
 }
 
-// WriteText writes a human-readable table of the snapshot: a verdict line,
-// the cgroup, process, Go and host views, and the attribution. Byte counts
-// use binary units (KiB, MiB, GiB).
+// WriteText writes a human-readable table of the snapshot: the
+// [Snapshot.Verdict] line, the cgroup ([CgroupStats]), process
+// ([ProcessStats]), Go ([GoStats]) and host ([HostStats]) views, and the
+// [Attribution]. Byte counts use binary units ([FormatBytes]).
 func (s *Snapshot) WriteText(w io.Writer) error {
 	var b bytes.Buffer
 	mode := "cheap read"
