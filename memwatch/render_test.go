@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,10 +14,12 @@ import (
 	"github.com/go-memwatch/memwatch/procstat"
 )
 
-// update rewrites the golden files: go test ./memwatch/ -run Golden -update
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+// update rewrites the golden files (go test ./memwatch/ -run Golden -update)
+// and the generated key list of doc.go (go generate ./memwatch/).
+var update = flag.Bool("update", false, "rewrite testdata/*.golden and doc.go's JSON key list")
 
-// goldenCases are the snapshots rendered to testdata/<name>.{txt,json}.golden.
+// goldenCases are the snapshots rendered to testdata/<name>.{txt,json}.golden
+// (text_test.go, json_test.go).
 func goldenCases(t *testing.T) map[string]*Snapshot {
 	cases := map[string]*Snapshot{
 		// Real v1 kernel fixture: 512 MiB limit, Go heap, 40 MiB mmap,
@@ -87,206 +88,6 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (run with -update if intended):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-func TestGoldenText(t *testing.T) {
-	for name, snap := range goldenCases(t) {
-		t.Run(name, func(t *testing.T) {
-			var b bytes.Buffer
-			if err := snap.WriteText(&b); err != nil {
-				t.Fatal(err)
-			}
-			if s := snap.String(); s != b.String() {
-				t.Error("String() differs from WriteText")
-			}
-			checkGolden(t, filepath.Join("testdata", name+".txt.golden"), b.Bytes())
-		})
-	}
-}
-
-func TestGoldenJSON(t *testing.T) {
-	for name, snap := range goldenCases(t) {
-		t.Run(name, func(t *testing.T) {
-			raw, err := json.Marshal(snap)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b bytes.Buffer
-			if err := json.Indent(&b, raw, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			b.WriteByte('\n')
-			checkGolden(t, filepath.Join("testdata", name+".json.golden"), b.Bytes())
-		})
-	}
-}
-
-// requiredKeys must be present (possibly null) in every JSON rendering.
-var requiredKeys = []string{
-	"cgroup.version", "cgroup.path", "cgroup.limit_bytes", "cgroup.high_bytes", "cgroup.usage_bytes",
-	"cgroup.working_set_bytes", "cgroup.inactive_file_bytes", "cgroup.anon_bytes", "cgroup.file_bytes",
-	"cgroup.events.oom_kill", "cgroup.stat.anon_bytes", "cgroup.psi.some", "process.rss_bytes", "go.alloc_bytes", "go.sys_bytes", "go.heap_live_bytes",
-	"go.gomemlimit_bytes", "host.mem_total_bytes", "attribution", "level", "sampling.mode",
-	"gap.base", "headroom.limit_bytes",
-}
-
-func lookup(m map[string]any, dotted string) (any, bool) {
-	var cur any = m
-	for _, k := range strings.Split(dotted, ".") {
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = obj[k]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
-func TestJSONSchema(t *testing.T) {
-	snake := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	var walk func(t *testing.T, path string, v any)
-	walk = func(t *testing.T, path string, v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, x := range v {
-				if !snake.MatchString(k) {
-					t.Errorf("key %s.%s is not snake_case", path, k)
-				}
-				walk(t, path+"."+k, x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(t, path, x)
-			}
-		case float64:
-			if strings.HasSuffix(path, "_bytes") && v != float64(int64(v)) {
-				t.Errorf("%s = %v is not an integer", path, v)
-			}
-		}
-	}
-	for name, snap := range goldenCases(t) {
-		t.Run(name, func(t *testing.T) {
-			raw, err := snap.MarshalJSON()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var m map[string]any
-			if err := json.Unmarshal(raw, &m); err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range requiredKeys {
-				if _, ok := lookup(m, k); !ok {
-					t.Errorf("missing key %s", k)
-				}
-			}
-			walk(t, "", m)
-
-			// Null semantics.
-			lim, _ := lookup(m, "cgroup.limit_bytes")
-			if snap.Cgroup.Available && snap.Attribution.Headroom.HasLimit {
-				if lim != float64(snap.Cgroup.Stats.Limit) {
-					t.Errorf("limit_bytes %v, want %d", lim, snap.Cgroup.Stats.Limit)
-				}
-			} else if lim != nil {
-				t.Errorf("limit_bytes %v without a limit, want null", lim)
-			}
-			if lvl, _ := lookup(m, "level"); lvl != snap.Level.String() {
-				t.Errorf("level %v", lvl)
-			}
-			// The attribution object lists every part in order; known parts
-			// sum to gap.total_bytes.
-			attr, _ := lookup(m, "attribution")
-			var sum float64
-			for _, p := range snap.Attribution.Parts {
-				v, ok := attr.(map[string]any)[p.Name()]
-				if !ok {
-					t.Errorf("attribution.%s missing", p.Name())
-				}
-				if (v == nil) == p.Known {
-					t.Errorf("attribution.%s = %v, known %v", p.Name(), v, p.Known)
-				}
-				if f, ok := v.(float64); ok {
-					sum += f
-				}
-			}
-			if total, _ := lookup(m, "gap.total_bytes"); total != sum {
-				t.Errorf("attribution sums to %v, gap.total_bytes %v", sum, total)
-			}
-			// Key order of the attribution object is the part order.
-			i := bytes.Index(raw, []byte(`"attribution":{`))
-			prev := -1
-			for _, p := range snap.Attribution.Parts {
-				j := bytes.Index(raw[i:], []byte(`"`+p.Name()+`":`))
-				if j <= prev {
-					t.Errorf("attribution.%s out of order", p.Name())
-				}
-				prev = j
-			}
-		})
-	}
-}
-
-func TestJSONUnavailableViews(t *testing.T) {
-	snap := goldenCases(t)["go-only"]
-	raw, err := json.Marshal(snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"cgroup.version", "cgroup.usage_bytes", "process.rss_bytes", "host.mem_total_bytes",
-		"cgroup.events.oom_kill", "cgroup.stat.anon_bytes", "cgroup.psi.source", "cgroup.psi.some"} {
-		if v, _ := lookup(m, k); v != nil {
-			t.Errorf("%s = %v for an unavailable view, want null", k, v)
-		}
-	}
-	if v, _ := lookup(m, "cgroup.error"); v != cgroupstat.ErrUnsupported.Error() {
-		t.Errorf("cgroup.error = %v", v)
-	}
-	if v, _ := lookup(m, "cgroup.available"); v != false {
-		t.Errorf("cgroup.available = %v", v)
-	}
-}
-
-func TestFormatBytes(t *testing.T) {
-	for _, tc := range []struct {
-		n    uint64
-		want string
-	}{
-		{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"},
-		{140 * mi, "140.0 MiB"}, {1023 * mi, "1023.0 MiB"}, {1 << 30, "1.00 GiB"},
-		{24 << 30, "24.0 GiB"}, {1 << 40, "1.00 TiB"}, {^uint64(0), "16.0 EiB"},
-	} {
-		if got := FormatBytes(tc.n); got != tc.want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", tc.n, got, tc.want)
-		}
-	}
-	if got := formatSigned(-140 * mi); got != "-140.0 MiB" {
-		t.Errorf("formatSigned = %q", got)
-	}
-	if got := formatSigned(-1 << 63); got != "-8.00 EiB" {
-		t.Errorf("formatSigned(min) = %q", got)
-	}
-}
-
-func TestVerdict(t *testing.T) {
-	cases := goldenCases(t)
-	for name, want := range map[string]string{
-		"v1-limit":     "usage is 41% of limit (211.3 MiB of 512.0 MiB), working set 32%; 48.1 MiB is page cache, reclaimable (48.1 MiB dirty, after writeback); non-Go memory 36.8 MiB; other processes 21.0 MiB",
-		"go-only":      "Go runtime view only; retained 94.9 MiB",
-		"v2-synthetic": "usage is 96% of limit (1.12 GiB of 1.17 GiB), working set 86%; 50.0 MiB above memory.high (throttled); 270.0 MiB is page cache, reclaimable (10.0 MiB dirty, after writeback); non-Go memory 334.0 MiB; other processes 80.0 MiB; 2 OOM kills",
-	} {
-		if got := cases[name].Verdict(); got != want {
-			t.Errorf("%s verdict:\n got %q\nwant %q", name, got, want)
-		}
-	}
-	if got := cases["proc-only"].Verdict(); !strings.HasPrefix(got, "no memory cgroup; RSS ") {
-		t.Errorf("proc-only verdict %q", got)
 	}
 }
 
