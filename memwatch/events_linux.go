@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
 	"golang.org/x/sys/unix"
@@ -17,37 +18,48 @@ import (
 // CAP_SYS_RESOURCE).
 const psiTrigger = "some 150000 2000000"
 
-// linuxEvents owns every descriptor of the kernel wake-ups and the
-// goroutine polling them. It knows nothing of the Watcher: it is given the
-// files to watch and a function to call when the kernel signals.
-type linuxEvents struct {
-	log      *slog.Logger
-	wake     func()
-	ctl      int // eventfd: shutdown and threshold changes
-	inotify  int // v2 memory.events watch, or -1
-	ctlFile  int // v1 cgroup.event_control (write-only), or -1
-	usageFd  int // the Sampler's memory.usage_in_bytes (not ours)
-	oomCtl   int // v1 memory.oom_control (ours), or -1
-	oomEfd   int // v1 OOM notification eventfd, or -1
-	psi      int // PSI trigger fd, or -1
-	thrMu    sync.Mutex
-	thr      [2]int // v1 threshold eventfds (−1 when unset); only the poll goroutine touches them after start
-	pending  bool
-	pendWarn uint64
-	pendCrit uint64
-	closing  bool
-	done     chan struct{}
+// kernelSleeper is the Watcher's sleep on Linux: one ppoll(2) on an
+// eventfd that other goroutines poke (Stop, the end of the Start context, a
+// forced sample) and on whatever the kernel can signal for the cgroup (v2
+// inotify on memory.events, v1 OOM notification and usage thresholds, a
+// PSI trigger), with the time to the next sample as its timeout. The
+// Watcher's goroutine thus sleeps in the kernel and wakes once per sample or
+// signal: no timer goroutine, no hand-off between goroutines. It knows
+// nothing of the Watcher: it is given the files to watch.
+type kernelSleeper struct {
+	log     *slog.Logger
+	ctl     int    // eventfd poked by other goroutines
+	inotify int    // v2 memory.events watch, or -1
+	ctlFile int    // v1 cgroup.event_control (write-only), or -1
+	usageFd int    // the Sampler's memory.usage_in_bytes (not ours)
+	oomCtl  int    // v1 memory.oom_control (ours), or -1
+	oomEfd  int    // v1 OOM notification eventfd, or -1
+	psi     int    // PSI trigger fd, or -1
+	thr     [2]int // v1 usage threshold eventfds, or -1
+	fds     [7]unix.PollFd
+	buf     [4096]byte
+
+	pokeMu sync.RWMutex // poke (any goroutine) against close (the Watcher's)
+	closed bool
 }
 
-// startEvents registers what the kernel and the cgroupfs allow and starts
-// the poll goroutine. It returns nil and "poll" when nothing could be
-// registered; otherwise the mode names what is active ("poll+inotify",
-// "poll+eventfd", "+psi").
-func startEvents(cfg eventConfig) (eventSource, string) {
-	files, loc, usageFd := cfg.files, cfg.loc, cfg.usageFd
-	log := cfg.log
-	e := &linuxEvents{log: log, wake: cfg.wake, ctl: -1, inotify: -1, ctlFile: -1, usageFd: usageFd, oomCtl: -1, oomEfd: -1, psi: -1, thr: [2]int{-1, -1}, done: make(chan struct{})}
+// newSleeper returns the Linux sleeper; with events it also registers what
+// the kernel and the cgroupfs allow. The mode names what is active
+// ("poll", "poll+inotify", "poll+eventfd", "+psi"). Without an eventfd (a
+// sandbox refusing it) it falls back to a timer.
+func newSleeper(cfg eventConfig, events bool) (sleeper, string) {
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		cfg.log.Debug("memwatch: eventfd refused; sleeping on a timer", "err", err)
+		return newTimerSleeper(), "poll"
+	}
+	e := &kernelSleeper{log: cfg.log, ctl: fd, inotify: -1, ctlFile: -1, usageFd: cfg.usageFd,
+		oomCtl: -1, oomEfd: -1, psi: -1, thr: [2]int{-1, -1}}
 	mode := "poll"
+	if !events {
+		return e, mode
+	}
+	files, loc, log := cfg.files, cfg.loc, cfg.log
 	if files.Events != "" && loc.Version == cgroupstat.V2 {
 		if fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK); err == nil {
 			if _, err := unix.InotifyAddWatch(fd, files.Events, unix.IN_MODIFY); err == nil {
@@ -59,7 +71,7 @@ func startEvents(cfg eventConfig) (eventSource, string) {
 			}
 		}
 	}
-	if !loc.ReadOnly && files.EventControl != "" && usageFd >= 0 && isCgroupFS(files.EventControl) {
+	if !loc.ReadOnly && files.EventControl != "" && cfg.usageFd >= 0 && isCgroupFS(files.EventControl) {
 		if fd, err := unix.Open(files.EventControl, unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
 			e.ctlFile = fd
 			if e.registerOOM(files.Events) == nil {
@@ -85,21 +97,11 @@ func startEvents(cfg eventConfig) (eventSource, string) {
 			}
 		}
 	}
-	if mode == "poll" {
-		return nil, mode
-	}
-	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		e.closeFds()
-		return nil, "poll"
-	}
-	e.ctl = fd
-	go e.loop()
 	return e, mode
 }
 
 // registerOOM registers a v1 OOM notification on memory.oom_control.
-func (e *linuxEvents) registerOOM(path string) error {
+func (e *kernelSleeper) registerOOM(path string) error {
 	if path == "" {
 		return errors.New("no memory.oom_control")
 	}
@@ -123,7 +125,7 @@ func (e *linuxEvents) registerOOM(path string) error {
 
 // probeThreshold checks that thresholds can be registered at all (when the
 // OOM notification could not be), with a threshold nothing reaches.
-func (e *linuxEvents) probeThreshold() error {
+func (e *kernelSleeper) probeThreshold() error {
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return err
@@ -133,7 +135,7 @@ func (e *linuxEvents) probeThreshold() error {
 }
 
 // register writes "<efd> <fd> [arg]" to cgroup.event_control.
-func (e *linuxEvents) register(efd, fd int, arg string) error {
+func (e *kernelSleeper) register(efd, fd int, arg string) error {
 	var buf [64]byte
 	b := strconv.AppendInt(buf[:0], int64(efd), 10)
 	b = append(b, ' ')
@@ -146,31 +148,11 @@ func (e *linuxEvents) register(efd, fd int, arg string) error {
 	return err
 }
 
-// setThresholds asks the poll goroutine to replace the v1 usage thresholds
-// (0 removes them).
-func (e *linuxEvents) setThresholds(warn, crit uint64) {
+// setThresholds replaces the v1 usage thresholds (0 removes them). Closing
+// an eventfd removes its registration in the kernel. Only the Watcher's
+// goroutine calls it.
+func (e *kernelSleeper) setThresholds(warn, crit uint64) {
 	if e.ctlFile < 0 {
-		return
-	}
-	e.thrMu.Lock()
-	e.pending, e.pendWarn, e.pendCrit = true, warn, crit
-	e.thrMu.Unlock()
-	e.kick()
-}
-
-func (e *linuxEvents) kick() {
-	var one = [8]byte{1}
-	unix.Write(e.ctl, one[:])
-}
-
-// applyThresholds runs on the poll goroutine. Closing an eventfd removes its
-// registration in the kernel.
-func (e *linuxEvents) applyThresholds() {
-	e.thrMu.Lock()
-	pending, warn, crit := e.pending, e.pendWarn, e.pendCrit
-	e.pending = false
-	e.thrMu.Unlock()
-	if !pending {
 		return
 	}
 	for i, fd := range e.thr {
@@ -196,77 +178,75 @@ func (e *linuxEvents) applyThresholds() {
 	}
 }
 
-func (e *linuxEvents) loop() {
-	defer close(e.done)
-	var buf [4096]byte
-	var fds [6]unix.PollFd
-	for {
-		e.applyThresholds()
-		e.thrMu.Lock()
-		closing := e.closing
-		e.thrMu.Unlock()
-		if closing {
-			return
-		}
-		n := 0
-		add := func(fd int, ev int16) {
-			if fd >= 0 {
-				fds[n] = unix.PollFd{Fd: int32(fd), Events: ev}
-				n++
-			}
-		}
-		add(e.ctl, unix.POLLIN)
-		add(e.inotify, unix.POLLIN)
-		add(e.oomEfd, unix.POLLIN)
-		add(e.thr[0], unix.POLLIN)
-		add(e.thr[1], unix.POLLIN)
-		add(e.psi, unix.POLLPRI)
-		if _, err := unix.Poll(fds[:n], -1); err != nil {
-			if err == unix.EINTR {
-				continue
-			}
-			e.log.Debug("memwatch: poll failed; kernel wake-ups stop", "err", err)
-			return
-		}
-		wake := false
-		for i := range fds[:n] {
-			p := &fds[i]
-			if p.Revents == 0 {
-				continue
-			}
-			if int(p.Fd) == e.psi {
-				if p.Revents&unix.POLLERR != 0 && p.Revents&unix.POLLPRI == 0 {
-					// The cgroup is gone or the trigger invalid: stop
-					// watching it.
-					unix.Close(e.psi)
-					e.psi = -1
-					continue
-				}
-				wake = true
-				continue
-			}
-			// eventfd and inotify: drain (non-blocking).
-			unix.Read(int(p.Fd), buf[:])
-			if int(p.Fd) != e.ctl {
-				wake = true
-			}
-		}
-		if wake {
-			e.wake()
-		}
+// poke makes a sleep in progress (or the next one) return at once. Any
+// goroutine may call it, also after close.
+func (e *kernelSleeper) poke() {
+	e.pokeMu.RLock()
+	defer e.pokeMu.RUnlock()
+	if !e.closed {
+		one := [8]byte{1}
+		unix.Write(e.ctl, one[:])
 	}
 }
 
-func (e *linuxEvents) close() {
-	e.thrMu.Lock()
-	e.closing = true
-	e.thrMu.Unlock()
-	e.kick()
-	<-e.done
+// sleep blocks until d has passed, poke is called or the kernel signals,
+// and reports whether the kernel signalled. It does not allocate.
+func (e *kernelSleeper) sleep(d time.Duration) (kernel bool) {
+	n := 0
+	add := func(fd int, ev int16) {
+		if fd >= 0 {
+			e.fds[n] = unix.PollFd{Fd: int32(fd), Events: ev}
+			n++
+		}
+	}
+	add(e.ctl, unix.POLLIN)
+	add(e.inotify, unix.POLLIN)
+	add(e.oomEfd, unix.POLLIN)
+	add(e.thr[0], unix.POLLIN)
+	add(e.thr[1], unix.POLLIN)
+	add(e.psi, unix.POLLPRI)
+	ts := unix.NsecToTimespec(int64(max(d, 0)))
+	if _, err := unix.Ppoll(e.fds[:n], &ts, nil); err != nil {
+		if err != unix.EINTR {
+			e.log.Debug("memwatch: ppoll failed", "err", err)
+			time.Sleep(d) // never spin
+		}
+		return false
+	}
+	for i := range e.fds[:n] {
+		p := &e.fds[i]
+		if p.Revents == 0 {
+			continue
+		}
+		if int(p.Fd) == e.psi {
+			if p.Revents&unix.POLLERR != 0 && p.Revents&unix.POLLPRI == 0 {
+				// The cgroup is gone or the trigger invalid: stop
+				// watching it.
+				unix.Close(e.psi)
+				e.psi = -1
+				continue
+			}
+			kernel = true
+			continue
+		}
+		// eventfd and inotify: drain (non-blocking).
+		unix.Read(int(p.Fd), e.buf[:])
+		if int(p.Fd) != e.ctl {
+			kernel = true
+		}
+	}
+	return kernel
+}
+
+// close releases every descriptor; later pokes do nothing.
+func (e *kernelSleeper) close() {
+	e.pokeMu.Lock()
+	e.closed = true
+	e.pokeMu.Unlock()
 	e.closeFds()
 }
 
-func (e *linuxEvents) closeFds() {
+func (e *kernelSleeper) closeFds() {
 	for _, p := range []*int{&e.ctl, &e.inotify, &e.oomEfd, &e.oomCtl, &e.thr[0], &e.thr[1], &e.psi, &e.ctlFile} {
 		if *p >= 0 {
 			unix.Close(*p)

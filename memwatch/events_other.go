@@ -2,5 +2,6 @@
 
 package memwatch
 
-// startEvents: kernel wake-ups exist only on Linux; the Watcher polls.
-func startEvents(eventConfig) (eventSource, string) { return nil, "poll" }
+// newSleeper: kernel notifications exist only on Linux; elsewhere the
+// Watcher sleeps on a timer and polls.
+func newSleeper(eventConfig, bool) (sleeper, string) { return newTimerSleeper(), "poll" }

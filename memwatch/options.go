@@ -204,14 +204,17 @@ func WithMinInterval(d time.Duration) WatcherOption {
 	return watcherOption(func(c *watcherConfig) { c.tracker.minInterval = d })
 }
 
-// WithPollCheck sets how often, between samples, a Watcher that has no
-// kernel wake-ups (a read-only cgroupfs, as in most containers) re-reads
-// only the cgroup's usage and limit — two preads, about a microsecond each —
-// and samples at once when a threshold is crossed or the limit changed
-// (default [DefaultPollCheck]; 0 turns the check off, leaving the adaptive
-// interval alone). With kernel wake-ups the check is not needed and does
-// not run; a v2 Watcher with only inotify (no usage thresholds) still runs
-// it.
+// WithPollCheck sets how often, at most, a Watcher that has no kernel
+// usage thresholds (a read-only cgroupfs, as in most containers, or cgroup
+// v2) re-reads only the cgroup's usage and limit between samples — two
+// preads, a few microseconds — and samples at once when usage rose into a
+// higher threshold band or the limit changed (default [DefaultPollCheck];
+// 0 turns the check off, leaving the adaptive interval alone). The check
+// runs that often only close to a threshold: further below, the period is
+// the time the usage would need to reach the next threshold growing by two
+// limits per second, up to the sampling interval. Without a limit only
+// the samples run. With v1 usage thresholds from the kernel the check is
+// not needed and does not run.
 func WithPollCheck(d time.Duration) WatcherOption {
 	return watcherOption(func(c *watcherConfig) { c.pollEvery = d })
 }

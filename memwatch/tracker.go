@@ -132,6 +132,32 @@ func (t *levelTracker) crossed(usage, limit uint64) bool {
 	return t.band(usage, limit) > t.usageBand
 }
 
+// assumedGrowth is the fastest growth the usage/limit check plans for, in
+// limits per second: a process that faults in its whole limit in half a
+// second is caught by the check at most its period late.
+const assumedGrowth = 2.0
+
+// checkPeriod is how long until the next usage/limit check: the time the
+// usage needs, growing at assumedGrowth limits per second, to reach the
+// next threshold above it, clamped to [floor, ceil]. A calm process far
+// below its thresholds is checked a few times a second; one close to a
+// threshold every floor.
+func (t *levelTracker) checkPeriod(usage, limit uint64, floor, ceil time.Duration) time.Duration {
+	if limit == 0 || limit == cgroupstat.Unlimited {
+		return ceil
+	}
+	next := t.cfg.warn
+	switch t.band(usage, limit) {
+	case 1:
+		next = t.cfg.critical
+	case 2:
+		return floor // only a limit change is left to notice; stay close
+	}
+	dist := next - float64(usage)/float64(limit)
+	d := time.Duration(dist / assumedGrowth * float64(time.Second))
+	return min(max(d, floor), ceil)
+}
+
 // band is the threshold band of a usage: 0 below warn, 1 below critical,
 // 2 at or above critical (0 without a limit).
 func (t *levelTracker) band(usage, limit uint64) uint8 {

@@ -145,3 +145,28 @@ func TestTimeToLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestTrackerCheckPeriod(t *testing.T) {
+	tr := newLevelTracker(testTrackerConfig())
+	const floor, ceil = 50 * time.Millisecond, time.Second
+	for _, c := range []struct {
+		usage, limit uint64
+		want         time.Duration
+	}{
+		{0, 1000, 400 * time.Millisecond},   // 0.8 of a limit at 2 limits/s
+		{500, 1000, 150 * time.Millisecond}, // 0.3 to warn
+		{780, 1000, floor},                  // 10 ms to warn: the floor
+		{850, 1000, floor},                  // warn band, 0.05 to critical: 25 ms
+		{950, 1000, floor},                  // critical band
+		{100, 0, ceil},                      // no limit
+		{100, cgroupstat.Unlimited, ceil},   // no limit
+	} {
+		if got := tr.checkPeriod(c.usage, c.limit, floor, ceil); got != c.want {
+			t.Errorf("checkPeriod(%d, %d) = %v, want %v", c.usage, c.limit, got, c.want)
+		}
+	}
+	tr.cfg.warn, tr.cfg.critical = 0.5, 0.9
+	if got := tr.checkPeriod(600, 1000, floor, ceil); got != 150*time.Millisecond {
+		t.Errorf("warn band, 0.3 to critical: %v, want 150ms", got)
+	}
+}

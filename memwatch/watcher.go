@@ -85,24 +85,30 @@ type Watcher struct {
 	act     *actuator // nil without action options
 	disp    *dispatcher
 	pub     *publication
-	ev      eventSource // nil when only polling
+	sleeper sleeper // nil before Start
 	mode    string
 
 	mu       sync.Mutex
 	started  bool
 	stopped  bool
 	halted   atomic.Bool // Stop was called: no current snapshot
-	stop     chan struct{}
+	stopReq  atomic.Bool // run must return (Stop, or the Start context ended)
 	stopOnce sync.Once
-	done     chan struct{} // closed when run has finished
-	wake     chan struct{}
-	trigger  chan chan struct{}
-	wakeups  atomic.Uint64 // kernel wake-ups received (tests)
-	checks   atomic.Uint64 // usage/limit checks between samples (tests)
+	done     chan struct{}      // closed when run has finished
+	trigger  chan chan struct{} // forced samples (tests), buffered
+	wakeups  atomic.Uint64      // kernel wake-ups received (tests)
+	checks   atomic.Uint64      // usage/limit checks between samples (tests)
 
 	// State of the run goroutine.
-	n          uint64 // samples taken by run
-	fulls      uint64 // of which full
+	n         uint64 // samples taken by run
+	fulls     uint64 // of which full
+	lastUsage uint64 // cgroup usage and limit of the last sample
+	lastLimit uint64
+	lastOK    bool
+	// readClock, when set (benchmarks), returns the thread's CPU time:
+	// readCPU then sums the CPU the reads took where they ran.
+	readClock  func() time.Duration
+	readCPU    time.Duration
 	lastSample time.Time
 	thrLimit   uint64
 	pollCheck  bool // re-read usage and limit between samples
@@ -126,17 +132,16 @@ func New(opts ...WatcherOption) (*Watcher, error) {
 		return nil, err
 	}
 	return &Watcher{
-		cfg:     cfg,
-		log:     log,
-		sampler: s,
-		tracker: newLevelTracker(cfg.tracker),
-		disp:    newDispatcher(cfg.handlers, cfg.queueSize, log),
-		pub:     newPublication(),
-		mode:    "poll",
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		wake:    make(chan struct{}, 1),
-		trigger: make(chan chan struct{}),
+		cfg:       cfg,
+		log:       log,
+		sampler:   s,
+		tracker:   newLevelTracker(cfg.tracker),
+		disp:      newDispatcher(cfg.handlers, cfg.queueSize, log),
+		pub:       newPublication(),
+		mode:      "poll",
+		done:      make(chan struct{}),
+		readClock: func() time.Duration { return 0 },
+		trigger:   make(chan chan struct{}, 1),
 	}, nil
 }
 
@@ -160,12 +165,9 @@ func (w *Watcher) Start(ctx context.Context) error {
 	if _, err := w.sampler.Location(); err != nil {
 		w.log.Debug("memwatch: no memory cgroup; watching Go and process memory only", "reason", err)
 	}
-	if w.cfg.events {
-		ec := eventConfig{log: w.log, wake: w.wakeUp}
-		if err := w.sampler.eventConfig(&ec); err == nil {
-			w.ev, w.mode = startEvents(ec)
-		}
-	}
+	ec := eventConfig{log: w.log, usageFd: -1}
+	events := w.cfg.events && w.sampler.eventConfig(&ec) == nil
+	w.sleeper, w.mode = newSleeper(ec, events)
 	// Without usage thresholds from the kernel (v1 eventfd), a crossing
 	// would wait for the next sample: check usage and limit in between.
 	_, cgErr := w.sampler.Location()
@@ -176,8 +178,15 @@ func (w *Watcher) Start(ctx context.Context) error {
 	w.log.Debug("memwatch: watcher started", "mode", w.mode, "interval", w.cfg.tracker.interval,
 		"measure", w.cfg.tracker.measure, "poll_check", w.pollCheck)
 	w.disp.start()
-	go w.run(ctx)
+	stopOnDone := context.AfterFunc(ctx, w.requestStop)
+	go w.run(stopOnDone)
 	return nil
+}
+
+// requestStop makes run return (from Stop or when the Start context ends).
+func (w *Watcher) requestStop() {
+	w.stopReq.Store(true)
+	w.sleeper.poke()
 }
 
 // hasMode reports whether the sampling mode ("poll+inotify+psi") includes
@@ -216,8 +225,9 @@ func (w *Watcher) Stop() {
 	started := w.started
 	w.mu.Unlock()
 	w.stopOnce.Do(func() {
-		close(w.stop)
-		if !started {
+		if started {
+			w.requestStop()
+		} else {
 			w.sampler.Close()
 			close(w.done)
 		}
@@ -253,49 +263,55 @@ func (w *Watcher) LatestInto(dst *Snapshot) bool {
 func (w *Watcher) Dropped() uint64 { return w.disp.dropped.Load() }
 
 // run is the Watcher's goroutine: it sleeps until the next sample, the next
-// usage/limit check, a kernel wake-up or Stop. It wakes once per sample
-// and, in poll-check mode, once per check; nothing else.
-func (w *Watcher) run(ctx context.Context) {
+// usage/limit check, a kernel signal or Stop, and wakes once for each of
+// them, nothing else. stopOnDone releases the Start context's hook.
+func (w *Watcher) run(stopOnDone func() bool) {
 	defer close(w.done)
-	defer w.shutdown()
-	interval := w.tracker.interval
-	nextSample := w.lastSample.Add(interval)
-	timer := time.NewTimer(w.untilNext(nextSample))
-	defer timer.Stop()
-	woken := false // a kernel wake-up came too soon after a sample: sample when the timer fires
-	for {
+	defer w.shutdown(stopOnDone)
+	nextSample := w.lastSample.Add(w.tracker.interval)
+	nextCheck := w.lastSample.Add(w.checkPeriod(w.lastUsage, w.lastLimit, w.lastOK))
+	var wakeAt time.Time // a kernel signal asks for a sample at wakeAt (zero: none)
+	for !w.stopReq.Load() {
+		now := time.Now()
 		var reply chan struct{}
-		full := false
 		select {
-		case <-ctx.Done():
-			return
-		case <-w.stop:
-			return
-		case <-timer.C:
-			if woken {
-				woken, full = false, true
-			} else if time.Now().Before(nextSample) {
-				// A check between samples: two preads; sample only when
-				// they show a crossing or a new limit.
-				w.checks.Add(1)
-				usage, limit, ok := w.sampler.usageLimit()
-				if !ok || !w.tracker.crossed(usage, limit) {
-					timer.Reset(w.untilNext(nextSample))
-					continue
-				}
-				full = true
-			}
-		case <-w.wake:
-			w.wakeups.Add(1)
-			floor := max(w.cfg.tracker.minInterval/10, time.Millisecond)
-			if since := time.Since(w.lastSample); since < floor {
-				woken = true
-				timer.Reset(floor - since)
-				continue
-			}
-			full = true
 		case reply = <-w.trigger:
-			full = true
+		default:
+		}
+		full, due := false, false
+		switch {
+		case reply != nil:
+			full, due = true, true
+		case !wakeAt.IsZero() && !now.Before(wakeAt):
+			full, due = true, true
+		case !now.Before(nextSample):
+			due = true
+		case w.pollCheck && !now.Before(nextCheck):
+			// Two preads; sample only when they show a crossing or a new
+			// limit.
+			w.checks.Add(1)
+			usage, limit, ok := w.readUsageLimit()
+			if ok && w.tracker.crossed(usage, limit) {
+				full, due = true, true
+			}
+			nextCheck = now.Add(w.checkPeriod(usage, limit, ok))
+		}
+		if !due {
+			until := nextSample
+			if w.pollCheck && nextCheck.Before(until) {
+				until = nextCheck
+			}
+			if !wakeAt.IsZero() && wakeAt.Before(until) {
+				until = wakeAt
+			}
+			if w.sleeper.sleep(time.Until(until)) && wakeAt.IsZero() {
+				// Sample now, but not more often than a tenth of the
+				// interval floor.
+				w.wakeups.Add(1)
+				floor := max(w.cfg.tracker.minInterval/10, time.Millisecond)
+				wakeAt = w.lastSample.Add(floor)
+			}
+			continue
 		}
 		w.n++
 		full = full || w.n%uint64(w.cfg.fullEvery) == 0 || w.tracker.level >= LevelWarn
@@ -303,22 +319,32 @@ func (w *Watcher) run(ctx context.Context) {
 			w.fulls++
 		}
 		w.sample(full)
+		wakeAt = time.Time{}
 		if reply != nil {
 			close(reply)
 		}
 		nextSample = w.lastSample.Add(w.tracker.interval)
-		timer.Reset(w.untilNext(nextSample))
+		nextCheck = w.lastSample.Add(w.checkPeriod(w.lastUsage, w.lastLimit, w.lastOK))
 	}
 }
 
-// untilNext is how long to sleep: until the next sample, or the next
-// usage/limit check when that comes first.
-func (w *Watcher) untilNext(nextSample time.Time) time.Duration {
-	d := time.Until(nextSample)
-	if w.pollCheck && d > w.cfg.pollEvery {
-		d = w.cfg.pollEvery
+// checkPeriod is the time to the next usage/limit check: WithPollCheck
+// close to a threshold, longer far below (see levelTracker.checkPeriod),
+// never beyond the sampling interval.
+func (w *Watcher) checkPeriod(usage, limit uint64, ok bool) time.Duration {
+	if !ok {
+		return w.cfg.pollEvery
 	}
-	return max(d, 0)
+	return w.tracker.checkPeriod(usage, limit, w.cfg.pollEvery, max(w.cfg.pollEvery, w.tracker.interval))
+}
+
+// readUsageLimit reads the cgroup's usage and limit for the check between
+// samples.
+func (w *Watcher) readUsageLimit() (usage, limit uint64, ok bool) {
+	t0 := w.readClock()
+	usage, limit, ok = w.sampler.usageLimit()
+	w.readCPU += w.readClock() - t0
+	return usage, limit, ok
 }
 
 // sampleNow makes the run goroutine take a full sample now and waits for it
@@ -330,14 +356,18 @@ func (w *Watcher) sampleNow() bool {
 	case <-w.done:
 		return false
 	}
-	<-reply
-	return true
+	w.sleeper.poke()
+	select {
+	case <-reply:
+		return true
+	case <-w.done:
+		return false
+	}
 }
 
-func (w *Watcher) shutdown() {
-	if w.ev != nil {
-		w.ev.close()
-	}
+func (w *Watcher) shutdown(stopOnDone func() bool) {
+	stopOnDone()
+	w.sleeper.close()
 	w.sampler.Close()
 	if w.act != nil {
 		w.act.restore()
@@ -353,10 +383,14 @@ func (w *Watcher) shutdown() {
 func (w *Watcher) sample(full bool) {
 	sl := w.pub.acquire()
 	s := &sl.snap
-	if err := w.sampler.Sample(s, full); err != nil {
+	t0 := w.readClock()
+	err := w.sampler.Sample(s, full)
+	w.readCPU += w.readClock() - t0
+	if err != nil {
 		w.pub.release(sl)
 		return
 	}
+	w.lastUsage, w.lastLimit, w.lastOK = s.Cgroup.Stats.Usage, s.Cgroup.Stats.Limit, s.Cgroup.Available
 	s.Sampling.Mode = w.mode
 	ch := w.tracker.observe(s)
 	shed := false
@@ -392,20 +426,12 @@ func (w *Watcher) sample(full bool) {
 // setThresholds (re)registers the kernel usage thresholds when the limit
 // changed.
 func (w *Watcher) setThresholds(limit uint64) {
-	if w.ev == nil || limit == w.thrLimit {
+	if w.sleeper == nil || limit == w.thrLimit {
 		return
 	}
 	w.thrLimit = limit
 	if limit == cgroupstat.Unlimited {
 		limit = 0
 	}
-	w.ev.setThresholds(w.tracker.thresholdBytes(limit))
-}
-
-// wakeUp asks the run goroutine to sample now (from the event goroutine).
-func (w *Watcher) wakeUp() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	w.sleeper.setThresholds(w.tracker.thresholdBytes(limit))
 }

@@ -564,3 +564,42 @@ func BenchmarkLatest(b *testing.B) {
 }
 
 func frac(f float64, limit uint64) uint64 { return uint64(f * float64(limit)) }
+
+// TestWatcherPollCheck checks that, with no kernel wake-ups (a fixture tree
+// is no cgroupfs) and an hour between samples, the usage/limit check sees a
+// threshold crossing and a limit change soon after they happen.
+func TestWatcherPollCheck(t *testing.T) {
+	root, cg := fixtureV1(t)
+	const limit = 512 * mib
+	levels := make(chan levelChange, 8)
+	limits := make(chan uint64, 8)
+	w, err := New(WithRoot(root), WithInterval(time.Hour), WithMinInterval(time.Hour), WithMeasure(MeasureUsage),
+		WithPollCheck(10*time.Millisecond),
+		OnLevel(func(o, n Level, _ *Snapshot) { levels <- levelChange{o, n} }),
+		OnLimitChange(func(_, n uint64, _ *Snapshot) { limits <- n }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !w.pollCheck || w.Latest().Sampling.Mode != "poll" {
+		t.Fatalf("poll check off (mode %q)", w.Latest().Sampling.Mode)
+	}
+	recvLevel(t, levels, levelChange{LevelUnknown, LevelOK})
+	writeCg(t, cg, "memory.usage_in_bytes", uint64(0.95*float64(limit)))
+	recvLevel(t, levels, levelChange{LevelOK, LevelCritical})
+	writeCg(t, cg, "memory.limit_in_bytes", 2*limit)
+	select {
+	case n := <-limits:
+		if n != 2*limit {
+			t.Fatalf("new limit %d", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("limit change not seen by the check")
+	}
+	if w.checks.Load() == 0 {
+		t.Fatal("no check ran")
+	}
+}
