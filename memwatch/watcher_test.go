@@ -588,7 +588,7 @@ func TestWatcherPollCheck(t *testing.T) {
 		t.Fatalf("poll check off (mode %q)", w.Latest().Sampling.Mode)
 	}
 	recvLevel(t, levels, levelChange{LevelUnknown, LevelOK})
-	writeCg(t, cg, "memory.usage_in_bytes", uint64(0.95*float64(limit)))
+	writeCg(t, cg, "memory.usage_in_bytes", uint64(limit/20*19))
 	recvLevel(t, levels, levelChange{LevelOK, LevelCritical})
 	writeCg(t, cg, "memory.limit_in_bytes", 2*limit)
 	select {
