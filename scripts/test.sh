@@ -43,6 +43,9 @@ if leaked=$(go list -deps $pkgs | grep '^github.com/containerd/cgroups'); then
 fi
 echo "ok: not in the graph of $(echo "$pkgs" | wc -l) packages"
 
+step "binary size: what a blank import of memwatch/auto adds (no HTTP stack in the core)"
+./scripts/binsize.sh
+
 step "fuzz every parser for ${FUZZTIME} each"
 for pkg in $(go list ./...); do
 	for fz in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
@@ -59,6 +62,9 @@ step "cgroup v2 in a QEMU VM (real kernel)"
 
 step "unit, fixture and real-kernel tests with the race detector"
 go test -race -count=1 ./...
+
+step "memwatch/memotel (its own module): OpenTelemetry instruments"
+./scripts/test-memotel.sh
 
 step "OOM lab (bench/oomlab, its own module): vet, staticcheck, unit tests"
 (cd bench/oomlab && go vet ./... && staticcheck ./... && GOOS=darwin go vet ./... && go test -race -count=1 ./...)
