@@ -218,19 +218,18 @@ func newSampler(o samplerConfig) (*Sampler, error) {
 // was not.
 func (s *Sampler) Location() (cgroupstat.Location, error) { return s.loc, s.cgErr }
 
-// eventConfig fills the cgroup part of what the kernel event source needs
-// (location, files, the descriptor of the open usage file, which stays
-// owned by the Sampler and valid until Close). It returns the reason when
-// the cgroup view is unavailable, and ErrClosed after Close.
-func (s *Sampler) eventConfig(c *eventConfig) error {
+// cgroupFiles returns where the cgroup is, the paths of its files and the
+// descriptor of the open usage file (v1 usage thresholds are registered on
+// it; it stays owned by the Sampler, valid until Close). It returns the
+// reason when the cgroup view is unavailable, and ErrClosed after Close.
+func (s *Sampler) cgroupFiles() (cgroupstat.Location, cgroupstat.Files, int, error) {
 	if s.closed {
-		return ErrClosed
+		return cgroupstat.Location{}, cgroupstat.Files{}, -1, ErrClosed
 	}
 	if s.cg == nil {
-		return s.cgErr
+		return cgroupstat.Location{}, cgroupstat.Files{}, -1, s.cgErr
 	}
-	c.loc, c.files, c.usageFd = s.loc, s.cg.Files(), s.cg.UsageFd()
-	return nil
+	return s.loc, s.cg.Files(), s.cg.UsageFd(), nil
 }
 
 // usageLimit reads only the cgroup's usage and effective limit (see

@@ -354,23 +354,23 @@ func TestReadOneShot(t *testing.T) {
 	}
 }
 
-func TestSamplerEventConfig(t *testing.T) {
+func TestSamplerCgroupFiles(t *testing.T) {
 	s, err := NewSampler(WithRoot("testdata/v1-limit"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ec eventConfig
-	if err := s.eventConfig(&ec); err != nil {
+	loc, files, fd, err := s.cgroupFiles()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasSuffix(ec.files.Usage, "/mwsnap/memory.usage_in_bytes") || ec.usageFd < 0 || ec.loc.Version != cgroupstat.V1 {
-		t.Errorf("event config %+v", ec)
+	if !strings.HasSuffix(files.Usage, "/mwsnap/memory.usage_in_bytes") || fd < 0 || loc.Version != cgroupstat.V1 {
+		t.Errorf("files %+v fd %d version %v", files, fd, loc.Version)
 	}
 	if u, l, ok := s.usageLimit(); !ok || u == 0 || l != 512*mib {
 		t.Errorf("usageLimit = %d, %d, %v; want the fixture's usage and its 512 MiB limit", u, l, ok)
 	}
 	s.Close()
-	if err := s.eventConfig(&ec); !errors.Is(err, ErrClosed) {
+	if _, _, _, err := s.cgroupFiles(); !errors.Is(err, ErrClosed) {
 		t.Errorf("after Close: %v", err)
 	}
 	if _, _, ok := s.usageLimit(); ok {
@@ -381,9 +381,8 @@ func TestSamplerEventConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ec = eventConfig{usageFd: -1}
-	if err := s.eventConfig(&ec); err == nil || ec.usageFd != -1 {
-		t.Errorf("proc-only: fd %d err %v", ec.usageFd, err)
+	if _, _, fd, err := s.cgroupFiles(); err == nil || fd != -1 {
+		t.Errorf("proc-only: fd %d err %v", fd, err)
 	}
 	if _, _, ok := s.usageLimit(); ok {
 		t.Error("proc-only usageLimit succeeded")

@@ -165,9 +165,9 @@ func (w *Watcher) Start(ctx context.Context) error {
 	if _, err := w.sampler.Location(); err != nil {
 		w.log.Debug("memwatch: no memory cgroup; watching Go and process memory only", "reason", err)
 	}
-	ec := eventConfig{log: w.log, usageFd: -1}
-	events := w.cfg.events && w.sampler.eventConfig(&ec) == nil
-	w.sleeper, w.mode = newSleeper(ec, events)
+	loc, files, usageFd, err := w.sampler.cgroupFiles()
+	events := w.cfg.events && err == nil
+	w.sleeper, w.mode = newSleeper(eventConfig{loc: loc, files: files, usageFd: usageFd, log: w.log}, events)
 	// Without usage thresholds from the kernel (v1 eventfd), a crossing
 	// would wait for the next sample: check usage and limit in between.
 	_, cgErr := w.sampler.Location()
