@@ -84,9 +84,6 @@ func Create(t testing.TB, opts ...Option) *Cgroup {
 	return &Cgroup{t: t, g: g}
 }
 
-// Group returns the underlying memcg.Group.
-func (c *Cgroup) Group() *memcg.Group { return c.g }
-
 // Dir returns the cgroup's directory on disk.
 func (c *Cgroup) Dir() string { return c.g.Dir() }
 
