@@ -3,6 +3,8 @@ package memtest
 import (
 	"fmt"
 	"testing"
+
+	"github.com/go-memwatch/memwatch/internal/bytefmt"
 )
 
 // Budget bounds what a function may add on each layer, in bytes: the growth
@@ -37,7 +39,7 @@ type Violation struct {
 func (v Violation) Error() string {
 	m := v.Measurement
 	s := fmt.Sprintf("%s +%s > budget %s (base %s, peak %s, %s)", v.Layer,
-		FormatBytes(m.Growth()), FormatBytes(v.Budget), FormatBytes(m.Base), FormatBytes(m.Peak), m.Quality)
+		bytefmt.Compact(m.Growth()), bytefmt.Compact(v.Budget), bytefmt.Compact(m.Base), bytefmt.Compact(m.Peak), m.Quality)
 	if v.Layer != layerAlloc {
 		s += "; at the peak sample: " + m.AtPeak.String()
 	}

@@ -8,14 +8,14 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-memwatch/memwatch/internal/testutil/cgtest"
+	"github.com/go-memwatch/memwatch/internal/bytefmt"
+	"github.com/go-memwatch/memwatch/internal/memcg"
 )
 
 // EnvChild marks a child run started by RunInCgroup; its value is the name
@@ -96,7 +96,7 @@ type CgroupResult struct {
 
 // String summarizes the run.
 func (c CgroupResult) String() string {
-	s := fmt.Sprintf("cgroup v%d limit %s: ", c.Version, FormatBytes(c.Limit))
+	s := fmt.Sprintf("cgroup v%d limit %s: ", c.Version, bytefmt.Compact(c.Limit))
 	switch {
 	case c.OOMKilled:
 		s += fmt.Sprintf("OOM-killed (oom_kill %d)", c.OOMKills)
@@ -106,7 +106,7 @@ func (c CgroupResult) String() string {
 		s += fmt.Sprintf("exit %d", c.ExitCode)
 	}
 	if c.HasPeak {
-		s += ", peak usage " + FormatBytes(c.Peak)
+		s += ", peak usage " + bytefmt.Compact(c.Peak)
 	}
 	return s
 }
@@ -129,14 +129,16 @@ func (c CgroupResult) String() string {
 // body. The body never runs in the parent.
 //
 // In the parent, a child that fails (non-zero exit) without being OOM-killed
-// fails t and logs its output (unless AllowFailure); an OOM kill is reported in the result for the
-// caller to judge. RunInCgroup skips the test with the reason where memory
-// cgroups cannot be created (not root, read-only cgroupfs, not Linux); it
-// removes the cgroup when the test ends. It uses the module's
-// internal/testutil/cgtest harness, and its package init (linked into any
-// test binary importing memtest) is what moves a v1 child into the cgroup.
-// The child's Measure is as process-wide as any (see the package
-// documentation); the cgroup numbers cover only the child.
+// fails t and logs its output (unless AllowFailure); an OOM kill is reported
+// in the result for the caller to judge. RunInCgroup skips the test with the
+// reason where memory cgroups cannot be created (not root, read-only
+// cgroupfs, not Linux); it removes the cgroup when the test ends. The child
+// starts inside the cgroup from its first instruction (v2: created there by
+// clone3; v1: forked from a thread moved into the cgroup for the time of the
+// fork), so its whole memory is charged there; nothing has to be set up in
+// TestMain and importing memtest runs no code. The child's Measure is as
+// process-wide as any (see the package documentation); the cgroup numbers
+// cover only the child.
 func RunInCgroup(t *testing.T, limit uint64, body func(t *testing.T), opts ...CgroupOption) CgroupResult {
 	t.Helper()
 	if name := os.Getenv(EnvChild); name != "" {
@@ -155,7 +157,18 @@ func RunInCgroup(t *testing.T, limit uint64, body func(t *testing.T), opts ...Cg
 			cfg.timeout = left
 		}
 	}
-	cg := cgtest.Create(t, cgtest.WithLimit(limit), cgtest.WithNoSwap())
+	cg, err := memcg.Create("memtest-"+t.Name(), memcg.WithLimit(limit), memcg.WithNoSwap(), memcg.WithLogf(t.Logf))
+	if errors.Is(err, memcg.ErrUnavailable) {
+		t.Skip("memtest: " + err.Error())
+	}
+	if err != nil {
+		t.Fatalf("memtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := cg.Remove(); err != nil {
+			t.Errorf("memtest: %v", err)
+		}
+	})
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatalf("memtest: %v", err)
@@ -166,8 +179,15 @@ func RunInCgroup(t *testing.T, limit uint64, body func(t *testing.T), opts ...Cg
 	cmd.Env = append(withoutEnv(os.Environ(), EnvChild), EnvChild+"="+t.Name())
 	out := &boundedBuffer{max: 1 << 20}
 	cmd.Stdout, cmd.Stderr = out, out
-	child := cg.Start(t, cmd)
-	if err := child.Wait(cfg.timeout); errors.Is(err, cgtest.ErrTimeout) {
+	child, err := cg.Start(cmd)
+	if err != nil {
+		t.Fatalf("memtest: %v", err)
+	}
+	t.Cleanup(func() { // before the cgroup's removal
+		child.Kill()
+		child.Wait(30 * time.Second)
+	})
+	if err := child.Wait(cfg.timeout); errors.Is(err, memcg.ErrTimeout) {
 		child.Kill()
 		child.Wait(30 * time.Second)
 		t.Fatalf("memtest: child still running after %v, killed; output:\n%s", cfg.timeout, out.String())
@@ -184,14 +204,10 @@ func RunInCgroup(t *testing.T, limit uint64, body func(t *testing.T), opts ...Cg
 		t.Logf("memtest: cannot read the oom_kill counter: %v", err)
 	}
 	res.OOMKills, res.OOMKilled = kills, kills > 0
-	peakFile := "memory.peak"
-	if cg.Version() == 1 {
-		peakFile = "memory.max_usage_in_bytes"
-	}
-	if b, err := os.ReadFile(filepath.Join(cg.Dir(), peakFile)); err == nil {
-		if v, err := parseUint(bytes.TrimSpace(b)); err == nil {
-			res.Peak, res.HasPeak = v, true
-		}
+	if v, err := cg.Peak(); err == nil {
+		res.Peak, res.HasPeak = v, true
+	} else if !errors.Is(err, os.ErrNotExist) {
+		t.Logf("memtest: cannot read the peak usage: %v", err)
 	}
 	res.Child = parseChildResult(res.Output)
 	if !res.Passed && !res.OOMKilled && !cfg.allowFailure {

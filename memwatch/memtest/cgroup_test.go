@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/go-memwatch/memwatch/internal/bytefmt"
 )
 
 // fitLimit holds a test binary and a small workload; the race detector's
@@ -41,7 +43,7 @@ func TestRunInCgroupOOM(t *testing.T) {
 		t.Errorf("signal %q, want SIGKILL (\"killed\")", res.Signal)
 	}
 	if res.HasPeak && res.Peak < limit*3/4 {
-		t.Errorf("peak %s far below the %s limit of a killed cgroup", FormatBytes(res.Peak), FormatBytes(limit))
+		t.Errorf("peak %s far below the %s limit of a killed cgroup", bytefmt.Compact(res.Peak), bytefmt.Compact(limit))
 	}
 }
 
@@ -69,16 +71,16 @@ func TestRunInCgroupFits(t *testing.T) {
 	}
 	t.Log(res)
 	if res.OOMKilled || !res.Passed || res.ExitCode != 0 {
-		t.Fatalf("workload that fits in %s: %v\n%s", FormatBytes(limit), res, res.Output)
+		t.Fatalf("workload that fits in %s: %v\n%s", bytefmt.Compact(limit), res, res.Output)
 	}
 	if res.Child == nil {
 		t.Fatalf("child printed no result:\n%s", res.Output)
 	}
 	if g := res.Child.LiveHeap.Growth(); g < 15*mib/2 {
-		t.Errorf("child live heap growth %s, want about 8 MiB", FormatBytes(g))
+		t.Errorf("child live heap growth %s, want about 8 MiB", bytefmt.Compact(g))
 	}
 	if !res.HasPeak || res.Peak == 0 || res.Peak > limit {
-		t.Errorf("peak %s (present %v), want within the %s limit", FormatBytes(res.Peak), res.HasPeak, FormatBytes(limit))
+		t.Errorf("peak %s (present %v), want within the %s limit", bytefmt.Compact(res.Peak), res.HasPeak, bytefmt.Compact(limit))
 	}
 	if !strings.Contains(res.Output, "--- SKIP: "+t.Name()) {
 		t.Errorf("child output does not show the child run of %s:\n%s", t.Name(), res.Output)

@@ -62,10 +62,11 @@
 // (-test.run=^Name$) inside a fresh memory cgroup with a hard limit and
 // reports whether the kernel OOM-killed it (from the cgroup's oom_kill
 // counter), the cgroup's peak usage, the exit status, the output and the
-// child's own Result. The body passed to it runs only in the child. It uses
-// the module's internal/testutil/cgtest harness (root, a writable memory
-// cgroup hierarchy, v1 or v2) and skips the test with the reason where
-// cgroups cannot be created.
+// child's own Result. The body passed to it runs only in the child. It needs
+// root and a writable memory cgroup hierarchy (v1 or v2) and skips the test
+// with the reason where cgroups cannot be created. The child is inside the
+// cgroup from its first instruction, and nothing needs setting up for it:
+// no TestMain hook, and importing memtest runs no code (no init).
 //
 // Outside Linux only the Go runtime layers are available; RSS and cgroup
 // measurements are Unavailable and RunInCgroup skips.

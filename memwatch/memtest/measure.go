@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/go-memwatch/memwatch/internal/kfile"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
+	"github.com/go-memwatch/memwatch/internal/bytefmt"
+	"github.com/go-memwatch/memwatch/internal/kfile"
 	"github.com/go-memwatch/memwatch/procstat"
 )
 
@@ -68,9 +68,9 @@ func (b Breakdown) String() string {
 		return "no decomposition (process view unavailable)"
 	}
 	s := fmt.Sprintf("Go heap %s, other Go %s, non-Go %s, file/shared %s",
-		FormatBytes(b.GoHeap), FormatBytes(b.GoOther), FormatBytes(b.NonGo), FormatBytes(b.File))
+		bytefmt.Compact(b.GoHeap), bytefmt.Compact(b.GoOther), bytefmt.Compact(b.NonGo), bytefmt.Compact(b.File))
 	if b.CgroupUsage > 0 {
-		s += fmt.Sprintf(", rest of cgroup (page cache, kernel, other processes) %s", FormatBytes(b.CgroupRest))
+		s += fmt.Sprintf(", rest of cgroup (page cache, kernel, other processes) %s", bytefmt.Compact(b.CgroupRest))
 	}
 	return s
 }
@@ -150,33 +150,15 @@ func (r Result) String() string {
 			return fmt.Sprintf("%-13s unavailable: %s\n", name, m.Reason)
 		}
 		return fmt.Sprintf("%-13s +%s (base %s, peak %s, %s)\n", name,
-			FormatBytes(m.Growth()), FormatBytes(m.Base), FormatBytes(m.Peak), m.Quality)
+			bytefmt.Compact(m.Growth()), bytefmt.Compact(m.Base), bytefmt.Compact(m.Peak), m.Quality)
 	}
-	s := fmt.Sprintf("%-13s %s, %d objects\n", "allocated", FormatBytes(r.Alloc.Growth()), r.AllocObjects.Growth())
+	s := fmt.Sprintf("%-13s %s, %d objects\n", "allocated", bytefmt.Compact(r.Alloc.Growth()), r.AllocObjects.Growth())
 	s += line("live heap", r.LiveHeap)
-	s += fmt.Sprintf("%-13s +%s after GC\n", "retained", FormatBytes(r.Retained()))
+	s += fmt.Sprintf("%-13s +%s after GC\n", "retained", bytefmt.Compact(r.Retained()))
 	s += line("Go memory", r.GoMemory)
 	s += line("RSS", r.RSS)
 	s += line("cgroup", r.Cgroup)
 	return s
-}
-
-// FormatBytes formats a byte count with a binary unit ("32 MiB", "1.5 GiB").
-func FormatBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n), -1
-	for v >= unit && i < 3 {
-		v /= unit
-		i++
-	}
-	units := [...]string{"KiB", "MiB", "GiB", "TiB"}
-	if v >= 100 {
-		return fmt.Sprintf("%.0f %s", v, units[i])
-	}
-	return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") + " " + units[i]
 }
 
 // DefaultInterval is the default sampling interval.
@@ -508,7 +490,7 @@ func (p *probe) cgroupResult(base *sample, pk *peaks, resetErr error, interval t
 	case resetErr != nil && perr == nil:
 		since = peak
 		m.Reason = fmt.Sprintf("cgroup peak not reset (%v; memory.peak is resettable from Linux 6.12): usage sampled every %v; the peak since cgroup creation is %s",
-			resetErr, interval, FormatBytes(peak))
+			resetErr, interval, bytefmt.Compact(peak))
 	case resetErr != nil:
 		m.Reason = fmt.Sprintf("cgroup peak not available (%v): usage sampled every %v", resetErr, interval)
 	default:

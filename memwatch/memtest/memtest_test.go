@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-memwatch/memwatch/internal/bytefmt"
 )
 
 const mib = 1 << 20
@@ -38,7 +40,7 @@ func TestLiveHeapBudget(t *testing.T) {
 		t.Errorf("failure message has no attribution: %q", msg)
 	}
 	if g := r.LiveHeap.Growth(); g < 31*mib {
-		t.Errorf("live heap growth %s, want about 32 MiB", FormatBytes(g))
+		t.Errorf("live heap growth %s, want about 32 MiB", bytefmt.Compact(g))
 	}
 	if r.LiveHeap.Quality != Sampled || r.Samples < 2 {
 		t.Errorf("live heap quality %v with %d samples, want sampled", r.LiveHeap.Quality, r.Samples)
@@ -53,12 +55,12 @@ func TestRetained(t *testing.T) {
 	sinks = nil
 	r := Measure(func() { sinks = append(sinks, make([]byte, 8*mib)) })
 	if got := r.Retained(); got < 15*mib/2 || got > 12*mib {
-		t.Errorf("retained %s, want about 8 MiB", FormatBytes(got))
+		t.Errorf("retained %s, want about 8 MiB", bytefmt.Compact(got))
 	}
 	sinks = nil
 	r = Measure(holdLive(8 * mib))
 	if got := r.Retained(); got > 2*mib {
-		t.Errorf("retained %s after dropping the slice, want < 2 MiB", FormatBytes(got))
+		t.Errorf("retained %s after dropping the slice, want < 2 MiB", bytefmt.Compact(got))
 	}
 }
 
@@ -124,17 +126,6 @@ func TestCheckUnavailable(t *testing.T) {
 	AssertBudget(fake, Budget{Alloc: 1 << 30, LiveHeap: 1 << 30}, func() {})
 	if msg := fake.failed(); msg != "" {
 		t.Errorf("unexpected failure %q", msg)
-	}
-}
-
-func TestFormatBytes(t *testing.T) {
-	for _, c := range []struct {
-		n    uint64
-		want string
-	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1 KiB"}, {1536, "1.5 KiB"}, {81 * mib, "81 MiB"}, {3 << 30, "3 GiB"}, {150 * mib, "150 MiB"}} {
-		if got := FormatBytes(c.n); got != c.want {
-			t.Errorf("FormatBytes(%d) = %q, want %q", c.n, got, c.want)
-		}
 	}
 }
 

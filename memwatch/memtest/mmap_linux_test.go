@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
+	"github.com/go-memwatch/memwatch/internal/bytefmt"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,13 +42,13 @@ func TestMmapShowsInRSSNotHeap(t *testing.T) {
 		t.Logf("RSS peak is %v: %s", r.RSS.Quality, r.RSS.Reason)
 	}
 	if g := r.RSS.Growth(); g < 38*mib {
-		t.Errorf("RSS growth %s, want >= 38 MiB for a touched 40 MiB mmap", FormatBytes(g))
+		t.Errorf("RSS growth %s, want >= 38 MiB for a touched 40 MiB mmap", bytefmt.Compact(g))
 	}
 	if g := r.LiveHeap.Growth(); g > 8*mib {
-		t.Errorf("live heap growth %s for an mmap outside the heap", FormatBytes(g))
+		t.Errorf("live heap growth %s for an mmap outside the heap", bytefmt.Compact(g))
 	}
 	if nonGo := r.RSS.AtPeak.NonGo; nonGo < 36*mib {
-		t.Errorf("non-Go memory at the RSS peak %s, want >= 36 MiB (%v)", FormatBytes(nonGo), r.RSS.AtPeak)
+		t.Errorf("non-Go memory at the RSS peak %s, want >= 36 MiB (%v)", bytefmt.Compact(nonGo), r.RSS.AtPeak)
 	}
 	// The cgroup peak is the whole cgroup's: other processes in it (compilers,
 	// other test binaries) can release memory meanwhile, so growth is only
@@ -55,7 +56,7 @@ func TestMmapShowsInRSSNotHeap(t *testing.T) {
 	if alone, why := aloneInCgroup(); !alone {
 		t.Logf("cgroup growth not asserted: %s", why)
 	} else if r.Cgroup.Available() && r.Cgroup.Growth() < 36*mib {
-		t.Errorf("cgroup growth %s (%v: %s), want >= 36 MiB", FormatBytes(r.Cgroup.Growth()), r.Cgroup.Quality, r.Cgroup.Reason)
+		t.Errorf("cgroup growth %s (%v: %s), want >= 36 MiB", bytefmt.Compact(r.Cgroup.Growth()), r.Cgroup.Quality, r.Cgroup.Reason)
 	}
 
 	fake := &fakeTB{}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-memwatch/memwatch/internal/memcg"
 	"go.uber.org/goleak"
 )
 
@@ -118,7 +118,7 @@ func TestStartsInside(t *testing.T) {
 	if !h.Ready() {
 		t.Fatalf("helper not ready: %s", h.Output())
 	}
-	got, err := ProcessCgroup(h.Pid())
+	got, err := memcg.ProcessCgroup(h.Pid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestStartsInside(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Pid != h.Pid() {
-		t.Fatalf("probe ran in pid %d, want %d (the shim must exec, not fork)", r.Pid, h.Pid())
+		t.Fatalf("probe ran in pid %d, want %d (the started process must be the program itself)", r.Pid, h.Pid())
 	}
 	// Everything the program touched is charged inside: the cgroup's usage
 	// covers the helper's whole anonymous RSS (file pages of the binary
@@ -156,79 +156,6 @@ func TestStartsInside(t *testing.T) {
 	}
 	if h.ExitCode() != 0 || h.Killed() {
 		t.Fatalf("exit %d signal %v", h.ExitCode(), h.Signal())
-	}
-}
-
-// TestHelperPrintCgroup is a plain program for TestStartArbitraryCommand:
-// with envPrint set it prints its /proc/self/cgroup and exits 7.
-func TestHelperPrintCgroup(t *testing.T) {
-	if os.Getenv(envPrint) == "" {
-		return
-	}
-	b, _ := os.ReadFile("/proc/self/cgroup")
-	os.Stdout.Write(b)
-	os.Exit(7)
-}
-
-const envPrint = "MEMWATCH_CGTEST_TEST_PRINT"
-
-func TestStartArbitraryCommand(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	commands := map[string]func() *exec.Cmd{
-		"self": func() *exec.Cmd {
-			cmd := exec.Command(self, "-test.run=^TestHelperPrintCgroup$")
-			cmd.Env = append(os.Environ(), envPrint+"=1")
-			return cmd
-		},
-	}
-	if sh, err := exec.LookPath("sh"); err == nil {
-		commands["sh"] = func() *exec.Cmd { return exec.Command(sh, "-c", "cat /proc/self/cgroup; exit 7") }
-	}
-	for name, mk := range commands {
-		t.Run(name, func(t *testing.T) {
-			c := Create(t)
-			// The program reports its own cgroup: it was inside from the start.
-			cmd := mk()
-			out := &syncBuffer{}
-			cmd.Stdout = out
-			ch := c.Start(t, cmd)
-			err := ch.Wait(30 * time.Second)
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ch.ExitCode() != 7 || ch.Signal() != 0 {
-				t.Fatalf("wait: %v, exit %d", err, ch.ExitCode())
-			}
-			mc, err := parseProcCgroup(out.String())
-			if err != nil || mc.path != c.Path() {
-				t.Fatalf("child saw %q (%v), want %q", out.String(), err, c.Path())
-			}
-		})
-	}
-}
-
-func TestStartFailure(t *testing.T) {
-	c := Create(t)
-	cmd := exec.Command(filepath.Join(t.TempDir(), "missing"))
-	cmd.Err = nil // exec.Command found nothing; force the start itself to fail
-	if err := startInside(c.self, cmd); err == nil {
-		cmd.Wait()
-		t.Fatal("starting a missing program succeeded")
-	} else {
-		t.Logf("v%d: %v", c.Version(), err)
-	}
-}
-
-func TestWaitTimeout(t *testing.T) {
-	c := Create(t)
-	h := c.StartWorkload(t, Workload{})
-	if err := h.Wait(50 * time.Millisecond); !errors.Is(err, ErrTimeout) {
-		t.Fatalf("got %v, want ErrTimeout", err)
-	}
-	h.Kill()
-	if err := h.Wait(10 * time.Second); err == nil || !h.Killed() {
-		t.Fatalf("after Kill: %v, signal %v", err, h.Signal())
 	}
 }
 

@@ -1,4 +1,4 @@
-package cgtest
+package memcg
 
 import (
 	"errors"
@@ -45,15 +45,14 @@ func TestParseProcCgroup(t *testing.T) {
 		{name: "malformed", in: "garbage\n", wantError: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mc, err := parseProcCgroup(tc.in)
-			var s *skipError
+			mc, err := parseProcCgroup("cgroup", tc.in)
 			switch {
 			case tc.wantSkip:
-				if !errors.As(err, &s) {
-					t.Fatalf("got %v, %v; want a skip", mc, err)
+				if !errors.Is(err, ErrUnavailable) {
+					t.Fatalf("got %v, %v; want ErrUnavailable", mc, err)
 				}
 			case tc.wantError:
-				if err == nil || errors.As(err, &s) {
+				if err == nil || errors.Is(err, ErrUnavailable) {
 					t.Fatalf("got %v, %v; want an error", mc, err)
 				}
 			case err != nil:
@@ -66,14 +65,14 @@ func TestParseProcCgroup(t *testing.T) {
 }
 
 func TestParseMountinfoAndResolve(t *testing.T) {
-	mounts, err := parseMountinfo(hybridMountinfo)
+	mounts, err := parseMountinfo("mountinfo", hybridMountinfo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(mounts) != 5 {
 		t.Fatalf("got %d cgroup mounts, want 5: %+v", len(mounts), mounts)
 	}
-	mc, err := parseProcCgroup(hybridCgroup)
+	mc, err := parseProcCgroup("cgroup", hybridCgroup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +115,7 @@ func TestParseMountinfoAndResolve(t *testing.T) {
 func TestResolveContainerMount(t *testing.T) {
 	// A container whose mount root is its own cgroup; a path from another
 	// namespace ("/../sibling" style, or outside the root) must be refused.
-	mounts, err := parseMountinfo(`1510 1509 0:32 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory
+	mounts, err := parseMountinfo("mountinfo", `1510 1509 0:32 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory
 1511 1509 0:38 /kubepods/pod1/c\0401 /sys/fs/cgroup/un\040ified rw - cgroup2 cgroup2 rw
 `)
 	if err != nil {
@@ -126,21 +125,20 @@ func TestResolveContainerMount(t *testing.T) {
 	if err != nil || p.dir != "/sys/fs/cgroup/memory/sub" {
 		t.Fatalf("%+v %v", p, err)
 	}
-	var s *skipError
-	if _, err := resolve(memoryCgroup{version: 1, path: "/docker/other"}, mounts); !errors.As(err, &s) {
-		t.Fatalf("outside the mount: got %v, want a skip", err)
+	if _, err := resolve(memoryCgroup{version: 1, path: "/docker/other"}, mounts); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("outside the mount: got %v, want ErrUnavailable", err)
 	}
-	if _, err := resolve(memoryCgroup{version: 1, path: "/docker/abcd"}, mounts); !errors.As(err, &s) {
-		t.Fatalf("prefix but not a parent: got %v, want a skip", err)
+	if _, err := resolve(memoryCgroup{version: 1, path: "/docker/abcd"}, mounts); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("prefix but not a parent: got %v, want ErrUnavailable", err)
 	}
 	p2, err := resolve(memoryCgroup{version: 2, path: "/kubepods/pod1/c 1"}, mounts)
 	if err != nil || p2.dir != "/sys/fs/cgroup/un ified" {
 		t.Fatalf("escaped: %+v %v", p2, err)
 	}
-	if _, err := resolve(memoryCgroup{version: 1, path: "/"}, nil); !errors.As(err, &s) || !strings.Contains(err.Error(), "not mounted") {
+	if _, err := resolve(memoryCgroup{version: 1, path: "/"}, nil); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "not mounted") {
 		t.Fatalf("no mounts: %v", err)
 	}
-	if _, err := parseMountinfo("1 2 3\n"); err == nil {
+	if _, err := parseMountinfo("mountinfo", "1 2 3\n"); err == nil {
 		t.Fatal("malformed mountinfo accepted")
 	}
 }
@@ -171,5 +169,22 @@ func TestLookupKey(t *testing.T) {
 	}
 	if _, err := lookupKey("f", []byte("oom_kill x\n"), "oom_kill"); err == nil {
 		t.Fatal("bad number not reported")
+	}
+}
+
+func TestPlaceAt(t *testing.T) {
+	// A container whose memory mount shows the hierarchy from /docker/abc.
+	p := place{dir: "/sys/fs/cgroup/memory/test", path: "/docker/abc/test", version: 1,
+		mount: "/sys/fs/cgroup/memory", root: "/docker/abc"}
+	q, ok := p.at("/docker/abc")
+	if !ok || q.dir != "/sys/fs/cgroup/memory" || q.path != "/docker/abc" || q.version != 1 {
+		t.Fatalf("at(root) = %+v, %v", q, ok)
+	}
+	q, ok = p.at("/docker/abc/x/y")
+	if !ok || q.dir != "/sys/fs/cgroup/memory/x/y" {
+		t.Fatalf("at(below) = %+v, %v", q, ok)
+	}
+	if q, ok := p.at("/docker/other"); ok {
+		t.Fatalf("a path outside the mounted root resolved: %+v", q)
 	}
 }

@@ -1,15 +1,64 @@
-package cgtest
+package memcg
 
 import (
-	"fmt"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/go-memwatch/memwatch/internal/kfile"
 )
 
 // This is a small discovery of the memory cgroup, independent of package
-// cgroupstat on purpose: the tests of cgroupstat must not use cgroupstat to
-// set themselves up.
+// cgroupstat on purpose: the tests of cgroupstat set themselves up with this
+// package and must not use cgroupstat to do it.
+
+// place is a cgroup directory with its identity.
+type place struct {
+	dir     string // directory on disk
+	path    string // cgroup path as /proc/<pid>/cgroup shows it
+	version int
+	mount   string // mount point of the hierarchy
+	root    string // the hierarchy path mounted there (mountinfo field 4)
+}
+
+func (p place) child(name string) place {
+	q := p
+	q.dir = filepath.Join(p.dir, name)
+	q.path = joinCgroupPath(p.path, name)
+	return q
+}
+
+func (p place) up() (place, bool) {
+	if p.dir == p.mount || p.path == "/" {
+		return p, false
+	}
+	q := p
+	q.dir = filepath.Dir(p.dir)
+	q.path = filepath.Dir(p.path)
+	return q, true
+}
+
+// at returns the place of another cgroup path of the same hierarchy (a
+// path as /proc/<pid>/cgroup shows it), or false when that path lies
+// outside what is mounted.
+func (p place) at(cgroupPath string) (place, bool) {
+	rel, ok := under(cgroupPath, p.root)
+	if !ok {
+		return place{}, false
+	}
+	q := p
+	q.dir = path.Join(p.mount, rel)
+	q.path = cgroupPath
+	return q, true
+}
+
+func joinCgroupPath(base, name string) string {
+	if base == "/" {
+		return "/" + name
+	}
+	return base + "/" + name
+}
 
 // memoryCgroup is the memory controller's line of /proc/<pid>/cgroup.
 type memoryCgroup struct {
@@ -17,19 +66,22 @@ type memoryCgroup struct {
 	path    string // without " (deleted)"
 }
 
-// parseProcCgroup picks the memory controller from /proc/<pid>/cgroup: the
-// v1 line listing "memory" if there is one, else the v2 line "0::path".
-func parseProcCgroup(data string) (memoryCgroup, error) {
+// parseProcCgroup picks the memory controller from /proc/<pid>/cgroup (file
+// names it in errors): the v1 line listing "memory" if there is one, else the
+// v2 line "0::path".
+func parseProcCgroup(file, data string) (memoryCgroup, error) {
 	var v2 memoryCgroup
 	hasV2 := false
+	n := 0
 	for line := range strings.SplitSeq(data, "\n") {
+		n++
 		if line == "" {
 			continue
 		}
 		id, rest, ok1 := strings.Cut(line, ":")
 		ctrls, p, ok2 := strings.Cut(rest, ":")
 		if !ok1 || !ok2 {
-			return memoryCgroup{}, fmt.Errorf("malformed /proc/self/cgroup line %q", line)
+			return memoryCgroup{}, kfile.Errorf(file, n, "not id:controllers:path: %q", line)
 		}
 		p = strings.TrimSuffix(p, " (deleted)")
 		if id == "0" && ctrls == "" {
@@ -41,7 +93,7 @@ func parseProcCgroup(data string) (memoryCgroup, error) {
 		}
 	}
 	if !hasV2 {
-		return memoryCgroup{}, skipf("no memory controller in /proc/self/cgroup")
+		return memoryCgroup{}, unavailablef("no memory controller in %s", file)
 	}
 	return v2, nil
 }
@@ -54,10 +106,13 @@ type mountEntry struct {
 	opts   []string // super options
 }
 
-// parseMountinfo returns the cgroup and cgroup2 mounts.
-func parseMountinfo(data string) ([]mountEntry, error) {
+// parseMountinfo returns the cgroup and cgroup2 mounts of a mountinfo file
+// (file names it in errors).
+func parseMountinfo(file, data string) ([]mountEntry, error) {
 	var out []mountEntry
+	n := 0
 	for line := range strings.SplitSeq(data, "\n") {
+		n++
 		if line == "" {
 			continue
 		}
@@ -65,7 +120,7 @@ func parseMountinfo(data string) ([]mountEntry, error) {
 		f := strings.Fields(pre)
 		g := strings.Fields(post)
 		if !ok || len(f) < 6 || len(g) < 3 {
-			return nil, fmt.Errorf("malformed /proc/self/mountinfo line %q", line)
+			return nil, kfile.Errorf(file, n, "not a mountinfo line: %q", line)
 		}
 		if g[0] != "cgroup" && g[0] != "cgroup2" {
 			continue
@@ -130,12 +185,13 @@ func resolve(mc memoryCgroup, mounts []mountEntry) (place, error) {
 			path:    mc.path,
 			version: mc.version,
 			mount:   m.point,
+			root:    m.root,
 		}, nil
 	}
 	if !found {
-		return place{}, skipf("memory cgroup hierarchy (v%d) is not mounted", mc.version)
+		return place{}, unavailablef("memory cgroup hierarchy (v%d) is not mounted", mc.version)
 	}
-	return place{}, skipf("cgroup path %q lies outside every visible mount of the memory hierarchy (another cgroup namespace?)", mc.path)
+	return place{}, unavailablef("cgroup path %q lies outside every visible mount of the memory hierarchy (another cgroup namespace?)", mc.path)
 }
 
 // placeOf identifies a directory given by WithParent: the cgroup mount with
@@ -152,7 +208,7 @@ func placeOf(dir string, mounts []mountEntry) (place, error) {
 		}
 	}
 	if best < 0 {
-		return place{}, skipf("%s is not in a mounted memory cgroup hierarchy", dir)
+		return place{}, unavailablef("%s is not in a mounted memory cgroup hierarchy", dir)
 	}
 	m := mounts[best]
 	rel, _ := under(dir, m.point)
@@ -160,7 +216,7 @@ func placeOf(dir string, mounts []mountEntry) (place, error) {
 	if m.fstype == "cgroup2" {
 		version = 2
 	}
-	return place{dir: dir, path: path.Join(m.root, rel), version: version, mount: m.point}, nil
+	return place{dir: dir, path: path.Join(m.root, rel), version: version, mount: m.point, root: m.root}, nil
 }
 
 // under returns p relative to base ("" when equal) if p lies in base.
