@@ -243,8 +243,8 @@ func TestKernelAttribution(t *testing.T) {
 	// the helper binary's own file pages it faulted in first (the parent
 	// test process usually faulted in most of them, charging its cgroup).
 	cache := attrSpan{cacheMiB - 4, cacheMiB + 16}
-	// other_processes: the helper is alone in its cgroup (on v1 the cgtest
-	// shim execs into the helper, it is the same process), so only skew
+	// other_processes: the helper is alone in its cgroup (internal/memcg
+	// starts it inside directly, no intermediate process), so only skew
 	// between memory.stat and statm can appear here.
 	other := attrSpan{0, 8}
 

@@ -36,10 +36,10 @@ for os in darwin windows freebsd; do
 	GOOS=$os GOARCH=amd64 go vet ./...   # builds packages and their tests
 done
 
-step "containerd/cgroups stays out of non-test import graphs"
+step "containerd/cgroups and the test harnesses stay out of non-test import graphs"
 pkgs=$(go list ./... | grep -v '/internal/testutil')
-if leaked=$(go list -deps $pkgs | grep '^github.com/containerd/cgroups'); then
-	echo "containerd/cgroups is imported by a non-test package:"; echo "$leaked"; exit 1
+if leaked=$(go list -deps $pkgs | grep '^github.com/containerd/cgroups\|/internal/testutil/'); then
+	echo "containerd/cgroups or a test harness is imported by a non-test package:"; echo "$leaked"; exit 1
 fi
 echo "ok: not in the graph of $(echo "$pkgs" | wc -l) packages"
 
