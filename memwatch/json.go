@@ -1,11 +1,12 @@
 package memwatch
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
 	"github.com/go-memwatch/memwatch/procstat"
@@ -16,516 +17,538 @@ import (
 // keys are listed in the package documentation (JSON schema). The receiver
 // is a value so that [json.Marshal] writes the same bytes for a Snapshot and
 // a *Snapshot.
+//
+// It writes the bytes encoding/json would write for the same values
+// (strings HTML-escaped, floats in its format, times as
+// [time.Time.MarshalJSON] writes them) without going through its
+// reflection. A NaN or infinite float, a time outside years 0–9999 or an
+// invalid [Level] is an error, as with encoding/json.
 func (s Snapshot) MarshalJSON() ([]byte, error) {
-	j := jsonSnapshot{
-		Time:    s.Time,
-		Full:    s.Full,
-		Level:   s.Level,
-		Verdict: s.Verdict(),
+	e := jsonEncoder{b: make([]byte, 0, 5<<10)} // the goldens are 3.8–4.1 kB
+	e.snapshot(&s)
+	if e.err != nil {
+		return nil, e.err
 	}
-	if !s.DetailTime.IsZero() {
-		j.DetailTime = ptr(s.DetailTime)
-	}
-	if s.Sampling.Mode != "" {
-		j.Sampling.Mode = ptr(s.Sampling.Mode)
-	}
-	if s.Sampling.Interval > 0 {
-		j.Sampling.IntervalSeconds = ptr(s.Sampling.Interval.Seconds())
-	}
+	return e.b, nil
+}
 
-	// Cgroup.
-	c := &s.Cgroup
-	jc := &j.Cgroup
-	jc.Available, jc.Error = c.Available, errString(c.Err)
-	if c.Available {
-		st := &c.Stats
-		jc.Version = ptr(st.Version.String())
-		jc.Path = ptr(st.Path)
-		jc.Dir = ptr(c.Location.Dir)
-		jc.Hybrid = c.Location.Hybrid
-		jc.AncestorsHidden = st.AncestorsHidden
-		jc.UsageBytes = ptr(st.Usage)
-		jc.WorkingSetBytes = ptr(st.WorkingSet)
-		if limited(st.Limit) {
-			jc.LimitBytes = ptr(st.Limit)
-		}
-		if limited(st.High) {
-			jc.HighBytes = ptr(st.High)
-		}
-		if st.HasPeak {
-			jc.PeakBytes = ptr(st.Peak)
-		}
-		if st.HasSwap {
-			jc.SwapBytes = ptr(st.SwapUsage)
-			if limited(st.SwapLimit) {
-				jc.SwapLimitBytes = ptr(st.SwapLimit)
-			}
-		}
-		if st.Full {
-			m := &st.Stat
-			pr := m.Present
-			jc.AnonBytes = statPtr(pr, cgroupstat.StatAnon, m.Anon)
-			jc.FileBytes = statPtr(pr, cgroupstat.StatFile, m.File)
-			jc.ActiveFileBytes = statPtr(pr, cgroupstat.StatActiveFile, m.ActiveFile)
-			jc.InactiveFileBytes = statPtr(pr, cgroupstat.StatInactiveFile, m.InactiveFile)
-			jc.ShmemBytes = statPtr(pr, cgroupstat.StatShmem, m.Shmem)
-			if pr&cgroupstat.StatKernel != 0 {
-				jc.KernelBytes = ptr(cgroupKernel(st))
-			}
-			jc.Stat = jsonStat{
-				Anon:              jc.AnonBytes,
-				File:              jc.FileBytes,
-				ActiveAnon:        statPtr(pr, cgroupstat.StatActiveAnon, m.ActiveAnon),
-				InactiveAnon:      statPtr(pr, cgroupstat.StatInactiveAnon, m.InactiveAnon),
-				ActiveFile:        jc.ActiveFileBytes,
-				InactiveFile:      jc.InactiveFileBytes,
-				Unevictable:       statPtr(pr, cgroupstat.StatUnevictable, m.Unevictable),
-				Shmem:             jc.ShmemBytes,
-				FileMapped:        statPtr(pr, cgroupstat.StatFileMapped, m.FileMapped),
-				FileDirty:         statPtr(pr, cgroupstat.StatFileDirty, m.FileDirty),
-				FileWriteback:     statPtr(pr, cgroupstat.StatFileWriteback, m.FileWriteback),
-				Kernel:            statPtr(pr, cgroupstat.StatKernel, m.Kernel),
-				KernelStack:       statPtr(pr, cgroupstat.StatKernelStack, m.KernelStack),
-				PageTables:        statPtr(pr, cgroupstat.StatPageTables, m.PageTables),
-				Percpu:            statPtr(pr, cgroupstat.StatPercpu, m.Percpu),
-				Sock:              statPtr(pr, cgroupstat.StatSock, m.Sock),
-				SlabReclaimable:   statPtr(pr, cgroupstat.StatSlabReclaimable, m.SlabReclaimable),
-				SlabUnreclaimable: statPtr(pr, cgroupstat.StatSlabUnreclaimable, m.SlabUnreclaimable),
-				Swap:              statPtr(pr, cgroupstat.StatSwap, m.Swap),
-				AnonTHP:           statPtr(pr, cgroupstat.StatAnonTHP, m.AnonTHP),
-			}
-			if ev := &st.Events; ev.HasEvents {
-				je := &jc.Events
-				je.OOMKill = ptr(ev.OOMKill)
-				if st.Version == cgroupstat.V2 {
-					je.Low, je.High, je.Max = ptr(ev.Low), ptr(ev.High), ptr(ev.Max)
-					je.OOM, je.OOMGroupKill = ptr(ev.OOM), ptr(ev.OOMGroupKill)
-					if ev.HasLocal {
-						je.Local = ptr(jsonEventCounts(ev.Local))
-					}
-				} else {
-					je.Failcnt = ptr(ev.Failcnt)
-					je.UnderOOM, je.OOMKillDisable = ptr(ev.UnderOOM), ptr(ev.OOMKillDisable)
-				}
-			}
-			if st.PSI.Source != cgroupstat.PSINone {
-				line := func(l cgroupstat.PSILine) *jsonPSILine {
-					return &jsonPSILine{Avg10: l.Avg10, Avg60: l.Avg60, Avg300: l.Avg300, TotalUS: l.Total}
-				}
-				jc.PSI = jsonPSI{Source: ptr(st.PSI.Source.String()), Some: line(st.PSI.Some), Full: line(st.PSI.Full)}
-			}
-		}
-	}
+// jsonEncoder appends one JSON object to b. Every key it writes is listed,
+// in the same order, in schemaKeys (schema.go), from which doc.go's list is
+// generated; TestSchemaKeys and TestSchemaKeyOrder check the two agree.
+type jsonEncoder struct {
+	b []byte
+	// comma is set after a value: the next key or element needs a comma.
+	comma bool
+	// path holds the keys of the open objects, for error messages.
+	path  [4]string
+	depth int
+	// err is the first value that cannot be written.
+	err error
+}
 
-	// Process.
-	p := &s.Process
-	jp := &j.Process
-	jp.Available, jp.Error = p.Available, errString(p.Err)
-	if p.Available {
-		jp.RSSBytes = ptr(p.RSS())
-		jp.AnonBytes = ptr(p.Anon())
-		jp.SharedBytes = ptr(p.Statm.Shared)
-		jp.VMSizeBytes = ptr(p.Statm.Size)
-		sp := p.Status.Present
-		field := func(bit procstat.StatusFields, v uint64) *uint64 {
-			if sp&bit == 0 {
-				return nil
-			}
-			return ptr(v)
-		}
-		jp.RssFileBytes = field(procstat.HasRssFile, p.Status.RssFile)
-		jp.RssShmem = field(procstat.HasRssShmem, p.Status.RssShmem)
-		jp.PeakRSSBytes = field(procstat.HasVmHWM, p.Status.VmHWM)
-		jp.SwapBytes = field(procstat.HasVmSwap, p.Status.VmSwap)
-	}
-
-	// Go.
-	g := &s.Go
-	jg := &j.Go
-	jg.AllocBytes, jg.SysBytes = g.Alloc, g.Sys
-	if g.Present&GoHeapLive != 0 {
-		jg.HeapLiveBytes = ptr(g.HeapLive)
-	}
-	if g.Present&GoHeapGoal != 0 {
-		jg.HeapGoalBytes = ptr(g.HeapGoal)
-	}
-	jg.HeapObjectsBytes, jg.HeapReleasedBytes, jg.RetainedBytes = g.HeapObjects, g.HeapReleased, g.Retained()
-	if g.HasLimit() {
-		jg.GOMEMLIMITBytes = ptr(g.GOMEMLIMIT)
-	}
-	if g.Present&GoGOGC != 0 && g.GOGC >= 0 {
-		jg.GOGCPercent = ptr(g.GOGC)
-	}
-	jg.GCCycles = g.GCCycles
-	jg.GCCPUFraction, jg.GCCPUWindowSeconds = g.GCCPUFraction, g.GCCPUWindowSeconds
-	jg.GCLimiterLastCycle = g.GCLimiterLastEnabled
-	jg.Goroutines, jg.GOMAXPROCS, jg.TotalAllocBytes, jg.Exact = g.Goroutines, g.GOMAXPROCS, g.HeapAllocsTotal, g.Exact
-	jg.Classes = make(orderedCounts, 0, g.NumClasses)
-	for _, c := range g.Classes[:min(g.NumClasses, maxGoClasses)] {
-		jg.Classes = append(jg.Classes, namedCount{snakeCase(c.Name), c.Bytes})
-	}
-
-	// Host.
-	h := &s.Host
-	jh := &j.Host
-	jh.Available, jh.Error = h.Available, errString(h.Err)
-	if h.Available {
-		jh.MemTotalBytes = ptr(h.MemTotal)
-		mp := h.Meminfo.Present
-		if mp&procstat.HasMemAvailable != 0 {
-			jh.MemAvailableBytes = ptr(h.MemAvailable)
-		}
-		if mp&procstat.HasSwapTotal != 0 {
-			jh.SwapTotalBytes = ptr(h.Meminfo.SwapTotal)
-		}
-		if mp&procstat.HasSwapFree != 0 {
-			jh.SwapFreeBytes = ptr(h.Meminfo.SwapFree)
-		}
-	}
-
-	// Attribution.
-	a := &s.Attribution
-	j.Attribution = jsonAttribution{a}
-	j.Gap = jsonGap{
-		Base:                   a.Base.String(),
-		TotalBytes:             a.Total,
-		ReclaimableBytes:       a.ReclaimableBytes,
-		NeedsWritebackBytes:    a.NeedsWritebackBytes,
-		UnreclaimableBytes:     a.UnreclaimableBytes,
-		RuntimeReleasableBytes: a.RuntimeReleasableBytes,
-		GoBytes:                a.GoBytes,
-		NonGoBytes:             a.NonGoBytes,
-		GoNotResidentBytes:     a.GoNotResidentBytes,
-		OvercountBytes:         a.OvercountBytes,
-		Reclaim:                orderedReclaim{a},
-		Notes:                  a.Notes.Names(),
-	}
-	if j.Gap.Notes == nil {
-		j.Gap.Notes = []string{}
-	}
-	hr := &a.Headroom
-	if hr.HasLimit {
-		j.Headroom.LimitBytes = ptr(hr.Limit)
-		j.Headroom.ToLimitBytes = ptr(hr.ToLimit)
-		j.Headroom.AvailableBeforeOOMBytes = ptr(hr.AvailableBeforeOOM)
-		j.Headroom.UsagePercent = ptr(hr.UsagePercent)
-		j.Headroom.WorkingSetPercent = ptr(hr.WorkingSetPercent)
-	}
-	if hr.HasHigh {
-		j.Headroom.HighBytes = ptr(hr.High)
-		j.Headroom.ToHighBytes = ptr(hr.ToHigh)
-	}
+func (e *jsonEncoder) snapshot(s *Snapshot) {
+	e.b = append(e.b, '{')
+	e.time("time", s.Time, true)
+	e.bool("full", s.Full, true)
+	e.time("detail_time", s.DetailTime, !s.DetailTime.IsZero())
+	e.level("level", s.Level)
+	e.open("sampling")
+	e.str("mode", s.Sampling.Mode, s.Sampling.Mode != "")
+	e.float("interval_seconds", s.Sampling.Interval.Seconds(), s.Sampling.Interval > 0)
+	e.close()
+	e.str("verdict", s.Verdict(), true)
+	e.cgroup(&s.Cgroup)
+	e.process(&s.Process)
+	e.goStats(&s.Go)
+	e.host(&s.Host)
+	e.attribution(&s.Attribution)
 	if s.Actions.Enabled {
-		j.Actions = newJSONActions(&s.Actions)
+		e.actions(&s.Actions)
 	}
-	return json.Marshal(j)
+	e.b = append(e.b, '}')
 }
 
-// snakeCase turns a runtime class name ("metadata/mcache/inuse",
-// "os-stacks") into a JSON key ("metadata_mcache_inuse", "os_stacks").
-func snakeCase(s string) string {
-	return strings.NewReplacer("/", "_", "-", "_").Replace(s)
-}
+func (e *jsonEncoder) cgroup(c *CgroupStats) {
+	st := &c.Stats
+	on := c.Available
+	full := on && st.Full
+	e.open("cgroup")
+	e.bool("available", c.Available, true)
+	e.errString("error", c.Err)
+	e.str("version", st.Version.String(), on)
+	e.str("path", st.Path, on)
+	e.str("dir", c.Location.Dir, on)
+	e.bool("hybrid", on && c.Location.Hybrid, true)
+	e.bool("ancestors_hidden", on && st.AncestorsHidden, true)
+	e.uint("usage_bytes", st.Usage, on)
+	e.uint("working_set_bytes", st.WorkingSet, on)
+	e.uint("limit_bytes", st.Limit, on && limited(st.Limit))
+	e.uint("high_bytes", st.High, on && limited(st.High))
+	e.uint("peak_bytes", st.Peak, on && st.HasPeak)
+	e.uint("swap_bytes", st.SwapUsage, on && st.HasSwap)
+	e.uint("swap_limit_bytes", st.SwapLimit, on && st.HasSwap && limited(st.SwapLimit))
 
-// jsonSnapshot fixes the JSON schema; every key it writes is listed in
-// schemaKeys (schema.go), from which doc.go's list is generated. Pointers
-// are null when a value is unknown or, for limits, absent.
-type jsonSnapshot struct {
-	Time        time.Time       `json:"time"`
-	Full        bool            `json:"full"`
-	DetailTime  *time.Time      `json:"detail_time"`
-	Level       Level           `json:"level"`
-	Sampling    jsonSampling    `json:"sampling"`
-	Verdict     string          `json:"verdict"`
-	Cgroup      jsonCgroup      `json:"cgroup"`
-	Process     jsonProcess     `json:"process"`
-	Go          jsonGo          `json:"go"`
-	Host        jsonHost        `json:"host"`
-	Attribution jsonAttribution `json:"attribution"`
-	Gap         jsonGap         `json:"gap"`
-	Headroom    jsonHeadroom    `json:"headroom"`
-	Actions     *jsonActions    `json:"actions,omitempty"`
-}
-
-type jsonActions struct {
-	MemLimitBytes        *uint64    `json:"memlimit_bytes"`
-	MemLimitReason       string     `json:"memlimit_reason"`
-	MemLimitSource       string     `json:"memlimit_source"`
-	MemLimitBound        string     `json:"memlimit_bound"`
-	MemLimitDecidedBytes *uint64    `json:"memlimit_decided_bytes"`
-	MemLimitBudgetBytes  *uint64    `json:"memlimit_budget_bytes"`
-	MemLimitChanged      *time.Time `json:"memlimit_changed"`
-	GOGCPercent          *int       `json:"gogc_percent"`
-	FreeOSMemoryTime     *time.Time `json:"free_os_memory_time"`
-	FreeOSMemoryCount    uint64     `json:"free_os_memory_count"`
-	Shed                 jsonShed   `json:"shed"`
-}
-
-type jsonShed struct {
-	Bytes   uint64 `json:"bytes"`
-	WontFit bool   `json:"wont_fit"`
-	Reason  string `json:"reason"`
-}
-
-func newJSONActions(a *Actions) *jsonActions {
-	j := &jsonActions{
-		MemLimitReason:    a.MemLimitReason,
-		MemLimitSource:    a.MemLimitSource.String(),
-		MemLimitBound:     a.MemLimitBound.String(),
-		FreeOSMemoryCount: a.FreeOSMemoryCount,
-		Shed:              jsonShed{Bytes: a.Shed.Bytes, WontFit: a.Shed.WontFit, Reason: a.Shed.Reason},
+	m := &st.Stat
+	var pr cgroupstat.StatFields
+	if full {
+		pr = m.Present
 	}
-	if a.MemLimit > 0 {
-		j.MemLimitBytes = ptr(a.MemLimit)
+	stat := func(key string, bit cgroupstat.StatFields, v uint64) { e.uint(key, v, pr&bit != 0) }
+	stat("anon_bytes", cgroupstat.StatAnon, m.Anon)
+	stat("file_bytes", cgroupstat.StatFile, m.File)
+	stat("active_file_bytes", cgroupstat.StatActiveFile, m.ActiveFile)
+	stat("inactive_file_bytes", cgroupstat.StatInactiveFile, m.InactiveFile)
+	stat("shmem_bytes", cgroupstat.StatShmem, m.Shmem)
+	e.uint("kernel_bytes", cgroupKernel(st), pr&cgroupstat.StatKernel != 0)
+	e.open("stat")
+	stat("anon_bytes", cgroupstat.StatAnon, m.Anon)
+	stat("file_bytes", cgroupstat.StatFile, m.File)
+	stat("active_anon_bytes", cgroupstat.StatActiveAnon, m.ActiveAnon)
+	stat("inactive_anon_bytes", cgroupstat.StatInactiveAnon, m.InactiveAnon)
+	stat("active_file_bytes", cgroupstat.StatActiveFile, m.ActiveFile)
+	stat("inactive_file_bytes", cgroupstat.StatInactiveFile, m.InactiveFile)
+	stat("unevictable_bytes", cgroupstat.StatUnevictable, m.Unevictable)
+	stat("shmem_bytes", cgroupstat.StatShmem, m.Shmem)
+	stat("file_mapped_bytes", cgroupstat.StatFileMapped, m.FileMapped)
+	stat("file_dirty_bytes", cgroupstat.StatFileDirty, m.FileDirty)
+	stat("file_writeback_bytes", cgroupstat.StatFileWriteback, m.FileWriteback)
+	stat("kernel_bytes", cgroupstat.StatKernel, m.Kernel)
+	stat("kernel_stack_bytes", cgroupstat.StatKernelStack, m.KernelStack)
+	stat("pagetables_bytes", cgroupstat.StatPageTables, m.PageTables)
+	stat("percpu_bytes", cgroupstat.StatPercpu, m.Percpu)
+	stat("sock_bytes", cgroupstat.StatSock, m.Sock)
+	stat("slab_reclaimable_bytes", cgroupstat.StatSlabReclaimable, m.SlabReclaimable)
+	stat("slab_unreclaimable_bytes", cgroupstat.StatSlabUnreclaimable, m.SlabUnreclaimable)
+	stat("swap_bytes", cgroupstat.StatSwap, m.Swap)
+	stat("anon_thp_bytes", cgroupstat.StatAnonTHP, m.AnonTHP)
+	e.close()
+
+	// v2 fills the memory.events counters (and local), v1 fills oom_kill,
+	// failcnt, under_oom and oom_kill_disable; the others are null.
+	ev := &st.Events
+	has := full && ev.HasEvents
+	v2 := has && st.Version == cgroupstat.V2
+	v1 := has && st.Version != cgroupstat.V2
+	e.open("events")
+	e.uint("low", ev.Low, v2)
+	e.uint("high", ev.High, v2)
+	e.uint("max", ev.Max, v2)
+	e.uint("oom", ev.OOM, v2)
+	e.uint("oom_kill", ev.OOMKill, has)
+	e.uint("oom_group_kill", ev.OOMGroupKill, v2)
+	if v2 && ev.HasLocal {
+		l := &ev.Local
+		e.open("local")
+		e.uint("low", l.Low, true)
+		e.uint("high", l.High, true)
+		e.uint("max", l.Max, true)
+		e.uint("oom", l.OOM, true)
+		e.uint("oom_kill", l.OOMKill, true)
+		e.uint("oom_group_kill", l.OOMGroupKill, true)
+		e.close()
+	} else {
+		e.null("local")
 	}
-	if a.MemLimitDecided > 0 && a.MemLimitDecided < NoMemLimit {
-		j.MemLimitDecidedBytes = ptr(a.MemLimitDecided)
+	e.uint("failcnt", ev.Failcnt, v1)
+	e.bool("under_oom", ev.UnderOOM, v1)
+	e.bool("oom_kill_disable", ev.OOMKillDisable, v1)
+	e.close()
+
+	psi := &st.PSI
+	has = full && psi.Source != cgroupstat.PSINone
+	e.open("psi")
+	e.str("source", psi.Source.String(), has)
+	e.psiLine("some", &psi.Some, has)
+	e.psiLine("full", &psi.Full, has)
+	e.close()
+	e.close()
+}
+
+func (e *jsonEncoder) psiLine(key string, l *cgroupstat.PSILine, ok bool) {
+	if !ok {
+		e.null(key)
+		return
 	}
-	if a.MemLimitBudget > 0 && a.MemLimitBudget < NoMemLimit {
-		j.MemLimitBudgetBytes = ptr(a.MemLimitBudget)
+	e.open(key)
+	e.float("avg10", l.Avg10, true)
+	e.float("avg60", l.Avg60, true)
+	e.float("avg300", l.Avg300, true)
+	e.uint("total_us", l.Total, true)
+	e.close()
+}
+
+func (e *jsonEncoder) process(p *ProcessStats) {
+	on := p.Available
+	var sp procstat.StatusFields
+	if on {
+		sp = p.Status.Present
 	}
-	if !a.MemLimitChanged.IsZero() {
-		j.MemLimitChanged = ptr(a.MemLimitChanged)
-	}
-	if a.GOGCSet {
-		j.GOGCPercent = ptr(a.GOGC)
-	}
-	if !a.FreeOSMemoryTime.IsZero() {
-		j.FreeOSMemoryTime = ptr(a.FreeOSMemoryTime)
-	}
-	return j
+	e.open("process")
+	e.bool("available", p.Available, true)
+	e.errString("error", p.Err)
+	e.uint("rss_bytes", p.RSS(), on)
+	e.uint("anon_bytes", p.Anon(), on)
+	e.uint("shared_bytes", p.Statm.Shared, on)
+	e.uint("rss_file_bytes", p.Status.RssFile, sp&procstat.HasRssFile != 0)
+	e.uint("rss_shmem_bytes", p.Status.RssShmem, sp&procstat.HasRssShmem != 0)
+	e.uint("peak_rss_bytes", p.Status.VmHWM, sp&procstat.HasVmHWM != 0)
+	e.uint("swap_bytes", p.Status.VmSwap, sp&procstat.HasVmSwap != 0)
+	e.uint("vm_size_bytes", p.Statm.Size, on)
+	e.close()
 }
 
-type jsonSampling struct {
-	Mode            *string  `json:"mode"`
-	IntervalSeconds *float64 `json:"interval_seconds"`
-}
-
-type jsonCgroup struct {
-	Available         bool       `json:"available"`
-	Error             *string    `json:"error"`
-	Version           *string    `json:"version"`
-	Path              *string    `json:"path"`
-	Dir               *string    `json:"dir"`
-	Hybrid            bool       `json:"hybrid"`
-	AncestorsHidden   bool       `json:"ancestors_hidden"`
-	UsageBytes        *uint64    `json:"usage_bytes"`
-	WorkingSetBytes   *uint64    `json:"working_set_bytes"`
-	LimitBytes        *uint64    `json:"limit_bytes"`
-	HighBytes         *uint64    `json:"high_bytes"`
-	PeakBytes         *uint64    `json:"peak_bytes"`
-	SwapBytes         *uint64    `json:"swap_bytes"`
-	SwapLimitBytes    *uint64    `json:"swap_limit_bytes"`
-	AnonBytes         *uint64    `json:"anon_bytes"`
-	FileBytes         *uint64    `json:"file_bytes"`
-	ActiveFileBytes   *uint64    `json:"active_file_bytes"`
-	InactiveFileBytes *uint64    `json:"inactive_file_bytes"`
-	ShmemBytes        *uint64    `json:"shmem_bytes"`
-	KernelBytes       *uint64    `json:"kernel_bytes"`
-	Stat              jsonStat   `json:"stat"`
-	Events            jsonEvents `json:"events"`
-	PSI               jsonPSI    `json:"psi"`
-}
-
-type jsonStat struct {
-	Anon              *uint64 `json:"anon_bytes"`
-	File              *uint64 `json:"file_bytes"`
-	ActiveAnon        *uint64 `json:"active_anon_bytes"`
-	InactiveAnon      *uint64 `json:"inactive_anon_bytes"`
-	ActiveFile        *uint64 `json:"active_file_bytes"`
-	InactiveFile      *uint64 `json:"inactive_file_bytes"`
-	Unevictable       *uint64 `json:"unevictable_bytes"`
-	Shmem             *uint64 `json:"shmem_bytes"`
-	FileMapped        *uint64 `json:"file_mapped_bytes"`
-	FileDirty         *uint64 `json:"file_dirty_bytes"`
-	FileWriteback     *uint64 `json:"file_writeback_bytes"`
-	Kernel            *uint64 `json:"kernel_bytes"`
-	KernelStack       *uint64 `json:"kernel_stack_bytes"`
-	PageTables        *uint64 `json:"pagetables_bytes"`
-	Percpu            *uint64 `json:"percpu_bytes"`
-	Sock              *uint64 `json:"sock_bytes"`
-	SlabReclaimable   *uint64 `json:"slab_reclaimable_bytes"`
-	SlabUnreclaimable *uint64 `json:"slab_unreclaimable_bytes"`
-	Swap              *uint64 `json:"swap_bytes"`
-	AnonTHP           *uint64 `json:"anon_thp_bytes"`
-}
-
-type jsonEventCounts struct {
-	Low          uint64 `json:"low"`
-	High         uint64 `json:"high"`
-	Max          uint64 `json:"max"`
-	OOM          uint64 `json:"oom"`
-	OOMKill      uint64 `json:"oom_kill"`
-	OOMGroupKill uint64 `json:"oom_group_kill"`
-}
-
-// jsonEvents: v2 fills the memory.events counters (and local), v1 fills
-// oom_kill, failcnt, under_oom and oom_kill_disable; the others are null.
-type jsonEvents struct {
-	Low            *uint64          `json:"low"`
-	High           *uint64          `json:"high"`
-	Max            *uint64          `json:"max"`
-	OOM            *uint64          `json:"oom"`
-	OOMKill        *uint64          `json:"oom_kill"`
-	OOMGroupKill   *uint64          `json:"oom_group_kill"`
-	Local          *jsonEventCounts `json:"local"`
-	Failcnt        *uint64          `json:"failcnt"`
-	UnderOOM       *bool            `json:"under_oom"`
-	OOMKillDisable *bool            `json:"oom_kill_disable"`
-}
-
-type jsonPSILine struct {
-	Avg10   float64 `json:"avg10"`
-	Avg60   float64 `json:"avg60"`
-	Avg300  float64 `json:"avg300"`
-	TotalUS uint64  `json:"total_us"`
-}
-
-type jsonPSI struct {
-	Source *string      `json:"source"`
-	Some   *jsonPSILine `json:"some"`
-	Full   *jsonPSILine `json:"full"`
-}
-
-type jsonProcess struct {
-	Available    bool    `json:"available"`
-	Error        *string `json:"error"`
-	RSSBytes     *uint64 `json:"rss_bytes"`
-	AnonBytes    *uint64 `json:"anon_bytes"`
-	SharedBytes  *uint64 `json:"shared_bytes"`
-	RssFileBytes *uint64 `json:"rss_file_bytes"`
-	RssShmem     *uint64 `json:"rss_shmem_bytes"`
-	PeakRSSBytes *uint64 `json:"peak_rss_bytes"`
-	SwapBytes    *uint64 `json:"swap_bytes"`
-	VMSizeBytes  *uint64 `json:"vm_size_bytes"`
-}
-
-type jsonGo struct {
-	AllocBytes         uint64        `json:"alloc_bytes"`
-	SysBytes           uint64        `json:"sys_bytes"`
-	HeapLiveBytes      *uint64       `json:"heap_live_bytes"`
-	HeapGoalBytes      *uint64       `json:"heap_goal_bytes"`
-	HeapObjectsBytes   uint64        `json:"heap_objects_bytes"`
-	HeapReleasedBytes  uint64        `json:"heap_released_bytes"`
-	RetainedBytes      uint64        `json:"retained_bytes"`
-	GOMEMLIMITBytes    *int64        `json:"gomemlimit_bytes"`
-	GOGCPercent        *int64        `json:"gogc_percent"`
-	GCCycles           uint64        `json:"gc_cycles"`
-	GCCPUFraction      float64       `json:"gc_cpu_fraction"`
-	GCCPUWindowSeconds float64       `json:"gc_cpu_window_seconds"`
-	GCLimiterLastCycle uint64        `json:"gc_limiter_last_enabled_cycle"`
-	Goroutines         uint64        `json:"goroutines"`
-	GOMAXPROCS         uint64        `json:"gomaxprocs"`
-	TotalAllocBytes    uint64        `json:"total_alloc_bytes"`
-	Exact              bool          `json:"exact"`
-	Classes            orderedCounts `json:"classes"`
-}
-
-type jsonHost struct {
-	Available         bool    `json:"available"`
-	Error             *string `json:"error"`
-	MemTotalBytes     *uint64 `json:"mem_total_bytes"`
-	MemAvailableBytes *uint64 `json:"mem_available_bytes"`
-	SwapTotalBytes    *uint64 `json:"swap_total_bytes"`
-	SwapFreeBytes     *uint64 `json:"swap_free_bytes"`
-}
-
-// jsonAttribution is the part name → bytes object, in part order, with
-// null for unknown parts.
-type jsonAttribution struct{ a *Attribution }
-
-func (j jsonAttribution) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, p := range j.a.Parts {
-		if i > 0 {
-			b.WriteByte(',')
+func (e *jsonEncoder) goStats(g *GoStats) {
+	e.open("go")
+	e.uint("alloc_bytes", g.Alloc, true)
+	e.uint("sys_bytes", g.Sys, true)
+	e.uint("heap_live_bytes", g.HeapLive, g.Present&GoHeapLive != 0)
+	e.uint("heap_goal_bytes", g.HeapGoal, g.Present&GoHeapGoal != 0)
+	e.uint("heap_objects_bytes", g.HeapObjects, true)
+	e.uint("heap_released_bytes", g.HeapReleased, true)
+	e.uint("retained_bytes", g.Retained(), true)
+	e.int("gomemlimit_bytes", g.GOMEMLIMIT, g.HasLimit())
+	e.int("gogc_percent", g.GOGC, g.Present&GoGOGC != 0 && g.GOGC >= 0)
+	e.uint("gc_cycles", g.GCCycles, true)
+	e.float("gc_cpu_fraction", g.GCCPUFraction, true)
+	e.float("gc_cpu_window_seconds", g.GCCPUWindowSeconds, true)
+	e.uint("gc_limiter_last_enabled_cycle", g.GCLimiterLastEnabled, true)
+	e.uint("goroutines", g.Goroutines, true)
+	e.uint("gomaxprocs", g.GOMAXPROCS, true)
+	e.uint("total_alloc_bytes", g.HeapAllocsTotal, true)
+	e.bool("exact", g.Exact, true)
+	// Keys are the runtime's class names, "heap/objects" → "heap_objects".
+	e.open("classes")
+	for _, c := range g.Classes[:min(g.NumClasses, maxGoClasses)] {
+		start := len(e.b)
+		e.dataKey(c.Name)
+		// Neither the quoter's escapes nor the punctuation hold '/' or
+		// '-': every one after start comes from the name.
+		for i := start; i < len(e.b); i++ {
+			if e.b[i] == '/' || e.b[i] == '-' {
+				e.b[i] = '_'
+			}
 		}
-		fmt.Fprintf(&b, "%q:", p.Name())
+		e.b = strconv.AppendUint(e.b, c.Bytes, 10)
+	}
+	e.close()
+	e.close()
+}
+
+func (e *jsonEncoder) host(h *HostStats) {
+	on := h.Available
+	var mp procstat.MeminfoFields
+	if on {
+		mp = h.Meminfo.Present
+	}
+	e.open("host")
+	e.bool("available", h.Available, true)
+	e.errString("error", h.Err)
+	e.uint("mem_total_bytes", h.MemTotal, on)
+	e.uint("mem_available_bytes", h.MemAvailable, mp&procstat.HasMemAvailable != 0)
+	e.uint("swap_total_bytes", h.Meminfo.SwapTotal, mp&procstat.HasSwapTotal != 0)
+	e.uint("swap_free_bytes", h.Meminfo.SwapFree, mp&procstat.HasSwapFree != 0)
+	e.close()
+}
+
+// attribution writes the attribution, gap and headroom objects.
+func (e *jsonEncoder) attribution(a *Attribution) {
+	// Part name → bytes, in part order, null for unknown parts.
+	e.open("attribution")
+	for _, p := range a.Parts {
+		e.dataKey(p.Name())
 		if p.Known {
-			fmt.Fprintf(&b, "%d", p.Bytes)
+			e.b = strconv.AppendUint(e.b, p.Bytes, 10)
 		} else {
-			b.WriteString("null")
+			e.b = append(e.b, "null"...)
 		}
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
+	e.close()
 
-// orderedCounts is a name → count object with a fixed key order.
-type orderedCounts []namedCount
-
-type namedCount struct {
-	name string
-	n    uint64
-}
-
-func (o orderedCounts) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, c := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%q:%d", c.name, c.n)
+	e.open("gap")
+	e.str("base", a.Base.String(), true)
+	e.uint("total_bytes", a.Total, true)
+	e.uint("reclaimable_bytes", a.ReclaimableBytes, true)
+	e.uint("needs_writeback_bytes", a.NeedsWritebackBytes, true)
+	e.uint("unreclaimable_bytes", a.UnreclaimableBytes, true)
+	e.uint("runtime_releasable_bytes", a.RuntimeReleasableBytes, true)
+	e.uint("go_bytes", a.GoBytes, true)
+	e.uint("non_go_bytes", a.NonGoBytes, true)
+	e.uint("go_not_resident_bytes", a.GoNotResidentBytes, true)
+	e.uint("overcount_bytes", a.OvercountBytes, true)
+	e.open("reclaim")
+	for _, p := range a.Parts {
+		e.dataKey(p.Name())
+		e.b = appendJSONString(e.b, p.Reclaim.String())
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-type jsonGap struct {
-	Base                   string         `json:"base"`
-	TotalBytes             uint64         `json:"total_bytes"`
-	ReclaimableBytes       uint64         `json:"reclaimable_bytes"`
-	NeedsWritebackBytes    uint64         `json:"needs_writeback_bytes"`
-	UnreclaimableBytes     uint64         `json:"unreclaimable_bytes"`
-	RuntimeReleasableBytes uint64         `json:"runtime_releasable_bytes"`
-	GoBytes                uint64         `json:"go_bytes"`
-	NonGoBytes             uint64         `json:"non_go_bytes"`
-	GoNotResidentBytes     uint64         `json:"go_not_resident_bytes"`
-	OvercountBytes         uint64         `json:"overcount_bytes"`
-	Reclaim                orderedReclaim `json:"reclaim"`
-	Notes                  []string       `json:"notes"`
-}
-
-type orderedReclaim struct{ a *Attribution }
-
-func (o orderedReclaim) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, p := range o.a.Parts {
-		if i > 0 {
-			b.WriteByte(',')
+	e.close()
+	e.key("notes")
+	e.b = append(e.b, '[')
+	e.comma = false
+	for i, name := range noteNames {
+		if a.Notes&(1<<i) != 0 {
+			e.sep()
+			e.b = appendJSONString(e.b, name)
 		}
-		fmt.Fprintf(&b, "%q:%q", p.Name(), p.Reclaim.String())
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	e.b = append(e.b, ']')
+	e.comma = true
+	e.close()
+
+	hr := &a.Headroom
+	e.open("headroom")
+	e.uint("limit_bytes", hr.Limit, hr.HasLimit)
+	e.uint("high_bytes", hr.High, hr.HasHigh)
+	e.int("to_limit_bytes", hr.ToLimit, hr.HasLimit)
+	e.int("to_high_bytes", hr.ToHigh, hr.HasHigh)
+	e.int("available_before_oom_bytes", hr.AvailableBeforeOOM, hr.HasLimit)
+	e.float("usage_percent", hr.UsagePercent, hr.HasLimit)
+	e.float("working_set_percent", hr.WorkingSetPercent, hr.HasLimit)
+	e.close()
 }
 
-type jsonHeadroom struct {
-	LimitBytes              *uint64  `json:"limit_bytes"`
-	HighBytes               *uint64  `json:"high_bytes"`
-	ToLimitBytes            *int64   `json:"to_limit_bytes"`
-	ToHighBytes             *int64   `json:"to_high_bytes"`
-	AvailableBeforeOOMBytes *int64   `json:"available_before_oom_bytes"`
-	UsagePercent            *float64 `json:"usage_percent"`
-	WorkingSetPercent       *float64 `json:"working_set_percent"`
+func (e *jsonEncoder) actions(a *Actions) {
+	e.open("actions")
+	e.uint("memlimit_bytes", a.MemLimit, a.MemLimit > 0)
+	e.str("memlimit_reason", a.MemLimitReason, true)
+	e.str("memlimit_source", a.MemLimitSource.String(), true)
+	e.str("memlimit_bound", a.MemLimitBound.String(), true)
+	e.uint("memlimit_decided_bytes", a.MemLimitDecided, a.MemLimitDecided > 0 && a.MemLimitDecided < NoMemLimit)
+	e.uint("memlimit_budget_bytes", a.MemLimitBudget, a.MemLimitBudget > 0 && a.MemLimitBudget < NoMemLimit)
+	e.time("memlimit_changed", a.MemLimitChanged, !a.MemLimitChanged.IsZero())
+	e.int("gogc_percent", int64(a.GOGC), a.GOGCSet)
+	e.time("free_os_memory_time", a.FreeOSMemoryTime, !a.FreeOSMemoryTime.IsZero())
+	e.uint("free_os_memory_count", a.FreeOSMemoryCount, true)
+	e.open("shed")
+	e.uint("bytes", a.Shed.Bytes, true)
+	e.bool("wont_fit", a.Shed.WontFit, true)
+	e.str("reason", a.Shed.Reason, true)
+	e.close()
+	e.close()
 }
 
-func ptr[T any](v T) *T { return &v }
+// The helpers below are kept out of line (go:noinline): inlined at the
+// hundred call sites above, they more than doubled the encoder's machine
+// code, which every program importing memwatch links because
+// Snapshot.MarshalJSON stays reachable. Their cost is a call per key.
 
-func errString(err error) *string {
+// sep writes the comma before a key or element that follows a value.
+//
+//go:noinline
+func (e *jsonEncoder) sep() {
+	if e.comma {
+		e.b = append(e.b, ',')
+	}
+	e.comma = true
+}
+
+// key writes a fixed key (ASCII, nothing to escape) and its colon.
+//
+//go:noinline
+func (e *jsonEncoder) key(k string) {
+	e.sep()
+	e.b = append(e.b, '"')
+	e.b = append(e.b, k...)
+	e.b = append(e.b, '"', ':')
+}
+
+// dataKey writes a key that is data (a part or class name), escaped.
+//
+//go:noinline
+func (e *jsonEncoder) dataKey(k string) {
+	e.sep()
+	e.b = appendJSONString(e.b, k)
+	e.b = append(e.b, ':')
+}
+
+// open starts the object under key k.
+//
+//go:noinline
+func (e *jsonEncoder) open(k string) {
+	e.key(k)
+	e.b = append(e.b, '{')
+	e.comma = false
+	e.path[e.depth] = k
+	e.depth++
+}
+
+// close ends the innermost open object.
+//
+//go:noinline
+func (e *jsonEncoder) close() {
+	e.b = append(e.b, '}')
+	e.comma = true
+	e.depth--
+}
+
+// null writes key k with the value null.
+//
+//go:noinline
+func (e *jsonEncoder) null(k string) {
+	e.key(k)
+	e.b = append(e.b, "null"...)
+}
+
+// The value writers below write null instead of the value when ok is
+// false.
+
+func (e *jsonEncoder) uint(k string, v uint64, ok bool) {
+	if !ok {
+		e.null(k)
+		return
+	}
+	e.key(k)
+	e.b = strconv.AppendUint(e.b, v, 10)
+}
+
+func (e *jsonEncoder) int(k string, v int64, ok bool) {
+	if !ok {
+		e.null(k)
+		return
+	}
+	e.key(k)
+	e.b = strconv.AppendInt(e.b, v, 10)
+}
+
+func (e *jsonEncoder) bool(k string, v, ok bool) {
+	if !ok {
+		e.null(k)
+		return
+	}
+	e.key(k)
+	e.b = strconv.AppendBool(e.b, v)
+}
+
+func (e *jsonEncoder) str(k, v string, ok bool) {
+	if !ok {
+		e.null(k)
+		return
+	}
+	e.key(k)
+	e.b = appendJSONString(e.b, v)
+}
+
+// errString writes err's message, or null for a nil err.
+func (e *jsonEncoder) errString(k string, err error) {
 	if err == nil {
-		return nil
+		e.null(k)
+		return
 	}
-	return ptr(err.Error())
+	e.str(k, err.Error(), true)
 }
 
-// statPtr returns &v when bit is in present, else nil.
-func statPtr(present, bit cgroupstat.StatFields, v uint64) *uint64 {
-	if present&bit == 0 {
-		return nil
+// float writes f as encoding/json does: the shortest representation that
+// reads back as f, in 'f' format, or 'e' for magnitudes below 1e-6 or from
+// 1e21 on, with a one-digit exponent not padded (1e-7, not 1e-07). JSON
+// has no NaN or infinity.
+func (e *jsonEncoder) float(k string, f float64, ok bool) {
+	if !ok {
+		e.null(k)
+		return
 	}
-	return ptr(v)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		e.fail(k, fmt.Errorf("unsupported value %s", strconv.FormatFloat(f, 'g', -1, 64)))
+		return
+	}
+	e.key(k)
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	e.b = strconv.AppendFloat(e.b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(e.b); n >= 4 && e.b[n-4] == 'e' && e.b[n-3] == '-' && e.b[n-2] == '0' {
+			e.b[n-2] = e.b[n-1]
+			e.b = e.b[:n-1]
+		}
+	}
+}
+
+// time writes t as [time.Time.MarshalJSON] does: RFC 3339 with the
+// nanoseconds that are not zero. The text has nothing to escape.
+func (e *jsonEncoder) time(k string, t time.Time, ok bool) {
+	if !ok {
+		e.null(k)
+		return
+	}
+	e.key(k)
+	e.b = append(e.b, '"')
+	b, err := t.AppendText(e.b)
+	if err != nil {
+		e.fail(k, err)
+		return
+	}
+	e.b = append(b, '"')
+}
+
+// level writes the level's name; an invalid level is an error, as its
+// MarshalText makes it for encoding/json.
+func (e *jsonEncoder) level(k string, l Level) {
+	if _, err := l.MarshalText(); err != nil {
+		e.fail(k, err)
+		return
+	}
+	e.str(k, levelNames[l], true)
+}
+
+// fail records the first value that cannot be written, named by its path.
+func (e *jsonEncoder) fail(k string, err error) {
+	if e.err == nil {
+		path := strings.Join(append(e.path[:e.depth:e.depth], k), ".")
+		e.err = fmt.Errorf("memwatch: marshal JSON: %s: %w", path, err)
+	}
+}
+
+// appendJSONString appends s as a JSON string escaped as encoding/json
+// escapes it: quotes, backslashes and control characters; <, > and & (for
+// HTML); U+2028 and U+2029 (for JavaScript); each byte of invalid UTF-8
+// becomes \ufffd.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
