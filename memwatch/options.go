@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"time"
+	"unsafe"
 )
 
 // Each entry point takes the options that mean something to it, so that a
@@ -46,7 +47,8 @@ type watcherConfig struct {
 	sampler  samplerConfig
 	tracker  trackerConfig
 	actuator actuatorConfig
-	handlers handlers
+	// callbacks is the *handlers the On... options fill (see handlersOf).
+	callbacks unsafe.Pointer
 
 	logger      *slog.Logger
 	events      bool
@@ -269,7 +271,7 @@ func WithStopTimeout(d time.Duration) WatcherOption {
 // OnLevel registers the function called when the Level changes (including
 // the first judgement, from [LevelUnknown]).
 func OnLevel(f func(old, new Level, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { c.handlers.onLevel = f })
+	return watcherOption(func(c *watcherConfig) { handlersOf(c).onLevel = f })
 }
 
 // OnOOMKill registers the function called when the cgroup's oom_kill
@@ -277,20 +279,20 @@ func OnLevel(f func(old, new Level, s *Snapshot)) WatcherOption {
 // samples) with the increase. The kill may have hit another process of the
 // cgroup.
 func OnOOMKill(f func(delta uint64, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { c.handlers.onOOMKill = f })
+	return watcherOption(func(c *watcherConfig) { handlersOf(c).onOOMKill = f })
 }
 
 // OnLimitChange registers the function called when the effective hard
 // limit changes. A missing limit is [cgroupstat.Unlimited].
 func OnLimitChange(f func(old, new uint64, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { c.handlers.onLimitChange = f })
+	return watcherOption(func(c *watcherConfig) { handlersOf(c).onLimitChange = f })
 }
 
 // OnHigh registers the function called when usage crosses memory.high
 // upward or the v2 memory.events "high" counter rises: the kernel is
 // throttling the cgroup (v2 only; v1 has no memory.high).
 func OnHigh(f func(s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { c.handlers.onHigh = f })
+	return watcherOption(func(c *watcherConfig) { handlersOf(c).onHigh = f })
 }
 
 // OnShed registers the function called (through the callback goroutine, see
@@ -300,7 +302,7 @@ func OnHigh(f func(s *Snapshot)) WatcherOption {
 // [WithAdaptiveMemLimit] policy ([DefaultMemLimitPolicy] without it).
 // s.Actions holds the same signal.
 func OnShed(f func(sig ShedSignal, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { c.handlers.onShed = f })
+	return watcherOption(func(c *watcherConfig) { handlersOf(c).onShed = f })
 }
 
 // ---- Watcher options: actions (see actuator.go) ----
@@ -367,6 +369,23 @@ func WithOverrideEnvGOMEMLIMIT(override bool) WatcherOption {
 // react in code, use [OnShed] and test ShedSignal.WontFit.
 func WithWontFitPolicy(a WontFitAction) WatcherOption {
 	return watcherOption(func(c *watcherConfig) { c.actuator.wontFit = a })
+}
+
+// handlersOf returns the callbacks of c, creating them on first use.
+//
+// They are kept behind an unsafe.Pointer on purpose. The option types are
+// converted to interfaces, and the linker keeps every method of every type
+// it can reach from such a type's descriptor (it cannot tell what reflection
+// might call). Through the callbacks' parameter types that reached
+// *Snapshot, whose String and MarshalJSON then linked the text and JSON
+// renderings into every program importing memwatch/auto, rendering or not:
+// 83 KB of a 1.5 MB budget (scripts/binsize.sh). An untyped pointer ends
+// that chain; handlersOf is the only place that converts it.
+func handlersOf(c *watcherConfig) *handlers {
+	if c.callbacks == nil {
+		c.callbacks = unsafe.Pointer(new(handlers))
+	}
+	return (*handlers)(c.callbacks)
 }
 
 // finite reports whether f is neither NaN nor ±Inf.

@@ -126,7 +126,7 @@ func New(opts ...WatcherOption) (*Watcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg.actuator.shedHandler = cfg.handlers.onShed != nil
+	cfg.actuator.shedHandler = handlersOf(&cfg).onShed != nil
 	s, err := newSampler(cfg.sampler)
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func New(opts ...WatcherOption) (*Watcher, error) {
 		log:       log,
 		sampler:   s,
 		tracker:   newLevelTracker(cfg.tracker),
-		disp:      newDispatcher(cfg.handlers, cfg.queueSize, log),
+		disp:      newDispatcher(*handlersOf(&cfg), cfg.queueSize, log),
 		pub:       newPublication(),
 		mode:      "poll",
 		done:      make(chan struct{}),
