@@ -467,8 +467,8 @@ func expected(t *testing.T, s snapshot) (want map[string]float64, notInJSON map[
 		}
 	}
 	notInJSON = map[string]bool{
-		"memwatch_snapshot_timestamp_seconds{}": true, // compared separately
-		"memwatch_time_to_limit_seconds{}":      true,
+		"memwatch_snapshot_timestamp_seconds{}":           true, // compared separately
+		"memwatch_time_to_limit_seconds{}":                true,
 		`memwatch_actions_total{action="set_gomemlimit"}`: true,
 		`memwatch_actions_total{action="set_gogc"}`:       true,
 		`memwatch_actions_total{action="advise_shed"}`:    true,
@@ -726,4 +726,3 @@ func checkDashboard(t *testing.T, p *promServer, svc *service) {
 	}
 	t.Logf("%d dashboard queries evaluated", n)
 }
-

@@ -348,7 +348,7 @@ func TestWatcherV1(t *testing.T) {
 	}
 	for _, name := range []string{
 		"memwatch_cgroup_high_bytes", "memwatch_cgroup_memory_events_total", // v1 has neither
-		"memwatch_time_to_limit_seconds",                          // one sample: no growth rate
+		"memwatch_time_to_limit_seconds",                                                     // one sample: no growth rate
 		"memwatch_actions_total", "memwatch_gomemlimit_bytes", "memwatch_shed_advised_bytes", // no action option
 	} {
 		if _, ok := mfs[name]; ok {

@@ -83,14 +83,16 @@
 // # Go and process metrics
 //
 // memprom does not repeat what client_golang's collectors export. Register
-// beside it [github.com/prometheus/client_golang/prometheus/collectors.NewGoCollector] (its defaults: go_memstats_*,
-// go_gc_duration_seconds, go_goroutines, and the runtime's own settings
-// go_gc_gomemlimit_bytes and go_gc_gogc_percent, which differ from
-// memwatch_gomemlimit_bytes and memwatch_gogc_percent when memwatch has not
-// set them) and [github.com/prometheus/client_golang/prometheus/collectors.NewProcessCollector] (process_resident_memory_bytes,
-// process_cpu_seconds_total, process_start_time_seconds). Both read
-// runtime/metrics and /proc, not [runtime.ReadMemStats], so neither stops the
-// world. The attribution's go_* parts are the Go runtime's memory as the
-// cgroup sees it (resident, capped at what is charged); go_memstats_* are the
-// runtime's own accounting, resident or not.
+// beside it
+// [github.com/prometheus/client_golang/prometheus/collectors.NewGoCollector]
+// (its defaults: go_memstats_*, go_gc_duration_seconds, go_goroutines, and
+// the runtime's own settings go_gc_gomemlimit_bytes and go_gc_gogc_percent,
+// which memwatch_gomemlimit_bytes and memwatch_gogc_percent do not replace:
+// those are present only while memwatch has set the value) and
+// [github.com/prometheus/client_golang/prometheus/collectors.NewProcessCollector]
+// (process_resident_memory_bytes, process_cpu_seconds_total,
+// process_start_time_seconds). Both read runtime/metrics and /proc, not
+// [runtime.ReadMemStats], so neither stops the world. The attribution's go_*
+// parts are the Go runtime's memory as the cgroup is charged for it
+// (resident only); go_memstats_* are the runtime's own accounting.
 package memprom
