@@ -102,6 +102,54 @@ func TestRealPrometheus(t *testing.T) {
 			}
 		}
 	})
+	if svc.cg != nil && !t.Failed() {
+		t.Run("OOM kill fires MemwatchOOMKill", func(t *testing.T) { checkOOMAlert(t, c, p, svc, deadline) })
+	}
+}
+
+// TestHelperProcess is the memory hog of checkOOMAlert (cgtest's helper);
+// in a normal test run it does nothing.
+func TestHelperProcess(t *testing.T) { cgtest.RunHelper(nil) }
+
+// checkOOMAlert makes the kernel OOM-kill a memory hog in the service's
+// cgroup and waits until the shipped MemwatchOOMKill alert fires on the
+// Prometheus server for this service, then compares the scrape with the
+// JSON again (the kill counted in both).
+func checkOOMAlert(t *testing.T, c *client, p *promServer, svc *service, deadline time.Time) {
+	h := svc.cg.StartWorkload(t, cgtest.Workload{AnonMiB: 512, OOMScoreAdj: 1000})
+	if h.Ready() {
+		t.Fatal("a 512 MiB helper was not OOM-killed in the 256 MiB cgroup")
+	}
+	if kills, err := svc.cg.OOMKills(); err != nil || kills == 0 {
+		t.Fatalf("the cgroup counts %d OOM kills (%v)", kills, err)
+	}
+	p.waitFor(t, deadline, "MemwatchOOMKill firing", func() bool {
+		var d struct {
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+				State  string            `json:"state"`
+			} `json:"alerts"`
+		}
+		if err := p.call("/api/v1/alerts", nil, &d); err != nil {
+			return false
+		}
+		for _, a := range d.Alerts {
+			if a.Labels["alertname"] == "MemwatchOOMKill" && a.Labels["instance"] == svc.public && a.State == "firing" {
+				return true
+			}
+		}
+		return false
+	})
+	select {
+	case <-svc.done:
+		t.Fatal("the service was OOM-killed instead of the hog")
+	default:
+	}
+	v, err := p.query(fmt.Sprintf(`memwatch_cgroup_oom_kills_total{job=%q}`, scrapeJob))
+	if err != nil || len(v) != 1 || v[0].value < 1 {
+		t.Fatalf("memwatch_cgroup_oom_kills_total: %v %v", v, err)
+	}
+	checkAgreement(t, c, p, svc, deadline)
 }
 
 // service is the running service.
@@ -109,6 +157,8 @@ type service struct {
 	public, debug string // host:port
 	cgroup        string // "v1" or "v2" as its snapshot says, "" without a cgroup view
 	hasPSI        bool
+	cg            *cgtest.Cgroup // the memory cgroup made for it, or nil
+	done          <-chan struct{}
 }
 
 // servingRE finds the addresses in the service's log (slog's text format
@@ -129,8 +179,9 @@ func startService(t *testing.T, bin string, deadline time.Time) *service {
 	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	var done <-chan struct{}
+	var cg *cgtest.Cgroup
 	if os.Geteuid() == 0 {
-		cg := cgtest.Create(t, cgtest.WithLimit(256*cgtest.MiB))
+		cg = cgtest.Create(t, cgtest.WithLimit(256*cgtest.MiB), cgtest.WithNoSwap())
 		t.Logf("service in memory cgroup %s (v%d, limit 256 MiB)", cg.Path(), cg.Version())
 		done = cg.Start(t, cmd).Done()
 	} else {
@@ -154,7 +205,7 @@ func startService(t *testing.T, bin string, deadline time.Time) *service {
 			t.Logf("service log:\n%s", stderr.String())
 		}
 	})
-	s := &service{}
+	s := &service{cg: cg, done: done}
 	for s.public == "" || s.debug == "" {
 		for _, m := range servingRE.FindAllStringSubmatch(stderr.String(), -1) {
 			if m[1] == "serving" {
