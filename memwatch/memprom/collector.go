@@ -228,12 +228,12 @@ func (c *counter) observe(raw, gen uint64) uint64 {
 // batch; Write points the registry's dto.Metric at them, so neither
 // collecting nor writing allocates per series.
 type sample struct {
-	desc    *prometheus.Desc
-	labels  []*dto.LabelPair // shared, never modified
-	value   float64
-	counter bool
-	g       dto.Gauge
-	c       dto.Counter
+	desc      *prometheus.Desc
+	labels    []*dto.LabelPair // shared, never modified
+	value     float64
+	isCounter bool
+	gauge     dto.Gauge
+	counter   dto.Counter
 }
 
 // Desc implements prometheus.Metric.
@@ -242,12 +242,12 @@ func (s *sample) Desc() *prometheus.Desc { return s.desc }
 // Write implements prometheus.Metric.
 func (s *sample) Write(m *dto.Metric) error {
 	m.Label = s.labels
-	if s.counter {
-		s.c.Value = &s.value
-		m.Counter = &s.c
+	if s.isCounter {
+		s.counter.Value = &s.value
+		m.Counter = &s.counter
 	} else {
-		s.g.Value = &s.value
-		m.Gauge = &s.g
+		s.gauge.Value = &s.value
+		m.Gauge = &s.gauge
 	}
 	return nil
 }
@@ -261,5 +261,5 @@ func (b *batch) add(id metricID, v float64, labels []*dto.LabelPair) {
 	b.s = b.s[:n+1]
 	s := &b.s[n]
 	s.desc, s.labels, s.value = descs[id], labels, v
-	s.counter = defs[id].typ == prometheus.CounterValue
+	s.isCounter = defs[id].typ == prometheus.CounterValue
 }
