@@ -63,6 +63,9 @@ step "cgroup v2 in a QEMU VM (real kernel)"
 step "unit, fixture and real-kernel tests with the race detector"
 go test -race -count=1 ./...
 
+step "memwatch/memprom and examples/service (their own modules), alerts, dashboard, a real Prometheus"
+./scripts/test-metrics.sh
+
 step "memwatch/memotel (its own module): OpenTelemetry instruments"
 ./scripts/test-memotel.sh
 
