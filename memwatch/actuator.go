@@ -48,9 +48,29 @@ func (c *actuatorConfig) validate() []error {
 
 // Reasons the adaptive limit is inactive.
 const (
-	memLimitReasonEnv = "GOMEMLIMIT set in the environment wins (see WithOverrideEnvGOMEMLIMIT)"
-	memLimitReasonOff = "adaptive GOMEMLIMIT not enabled"
+	memLimitReasonEnv     = "GOMEMLIMIT set in the environment wins (see WithOverrideEnvGOMEMLIMIT)"
+	memLimitReasonOff     = "adaptive GOMEMLIMIT not enabled"
+	memLimitReasonWaiting = "another memwatch Watcher in this process manages GOMEMLIMIT"
+	memLimitReasonYielded = "GOMEMLIMIT was changed outside memwatch; memwatch no longer manages it"
+	memLimitReasonKept    = "cgroup view unreadable on this sample; GOMEMLIMIT kept as it was"
 )
+
+// knobState is an actuator's relation to one runtime setting (GOMEMLIMIT or
+// GOGC), which the whole process shares.
+type knobState uint8
+
+const (
+	knobWaiting knobState = iota // another Watcher owns it: hands off, claim when it is released
+	knobOwned                    // this actuator manages it
+	knobYielded                  // changed outside memwatch: hands off for good
+)
+
+// The actuator that manages each runtime setting. Two Watchers setting the
+// same GOMEMLIMIT would undo each other on every sample; the first to claim
+// a setting manages it until its Stop, the other waits and claims it then
+// (a configuration reload that starts the new Watcher before stopping the
+// old one hands over without a fight).
+var limitOwner, gogcOwner atomic.Pointer[actuator]
 
 // actuator applies the opt-in actions to the runtime: it turns the pure
 // policies' decisions (policy.go) into debug.SetMemoryLimit,
@@ -63,6 +83,8 @@ type actuator struct {
 	log *slog.Logger
 
 	envLimit  bool // GOMEMLIMIT in the environment blocks the adaptive limit
+	limitKnob knobState
+	gogcKnob  knobState
 	origLimit int64
 	origGOGC  int
 	haveGOGC  bool // origGOGC was read
@@ -89,6 +111,8 @@ func newActuator(cfg actuatorConfig, log *slog.Logger) *actuator {
 	}
 	a := &actuator{cfg: cfg, log: log}
 	a.act.Enabled = true
+	// What is in force at Start; a claim (the first sample, or when another
+	// Watcher releases a setting) records it again.
 	a.origLimit = debug.SetMemoryLimit(-1)
 	a.curLimit = a.origLimit
 	a.origGOGC, a.haveGOGC = readGOGC()
@@ -153,7 +177,7 @@ func (a *actuator) apply(s *Snapshot) (shed bool) {
 	if cfg.memLimit != nil && !a.envLimit {
 		a.applyMemLimit(s, &d)
 	}
-	if cfg.gogc != nil && a.haveGOGC && a.origGOGC >= 0 {
+	if cfg.gogc != nil {
 		a.applyGOGC(s, &d)
 	}
 	if cfg.freeOS && s.Level == LevelCritical {
@@ -166,10 +190,48 @@ func (a *actuator) apply(s *Snapshot) (shed bool) {
 	return shed
 }
 
+// transientError reports whether the decision has no limit only because
+// the cgroup view could not be read on this sample (a failed read, not the
+// absence of a cgroup or of a limit): then the settings stay as they are.
+func transientError(s *Snapshot, d *MemLimitDecision) bool {
+	return !d.Set && !s.Cgroup.Available && s.Cgroup.Err != nil && !s.Cgroup.Unsupported()
+}
+
+// claimLimit makes the actuator manage GOMEMLIMIT when no other Watcher
+// does, recording the value in force as the one to restore. It reports
+// whether the actuator manages it.
+func (a *actuator) claimLimit() bool {
+	if a.limitKnob == knobWaiting && limitOwner.CompareAndSwap(nil, a) {
+		a.limitKnob = knobOwned
+		a.origLimit = debug.SetMemoryLimit(-1)
+		a.curLimit, a.limitSet = a.origLimit, false
+	}
+	return a.limitKnob == knobOwned
+}
+
 func (a *actuator) applyMemLimit(s *Snapshot, d *MemLimitDecision) {
-	a.act.MemLimitReason = d.Reason
 	a.act.MemLimitSource, a.act.MemLimitBound = d.Source, d.Bound
 	a.act.MemLimitDecided, a.act.MemLimitBudget = d.Limit, d.Budget
+	switch {
+	case a.limitKnob == knobYielded:
+		a.act.MemLimitReason = memLimitReasonYielded
+		return
+	case !a.claimLimit():
+		a.act.MemLimitReason = memLimitReasonWaiting
+		return
+	case s.Go.Present&GoGOMEMLIMIT != 0 && s.Go.GOMEMLIMIT != a.curLimit:
+		// Someone else (debug.SetMemoryLimit elsewhere, an operator's
+		// tool) changed it since our last change: theirs wins.
+		a.log.Warn("memwatch: GOMEMLIMIT changed outside memwatch; no longer managing it",
+			"set_by_memwatch", a.curLimit, "now", s.Go.GOMEMLIMIT)
+		a.limitKnob = knobYielded
+		a.act.MemLimitReason, a.act.MemLimit = memLimitReasonYielded, 0
+		return
+	case transientError(s, d):
+		a.act.MemLimitReason = memLimitReasonKept
+		return
+	}
+	a.act.MemLimitReason = d.Reason
 	target, set := a.origLimit, false
 	if d.Set {
 		target, set = int64(d.Limit), true
@@ -190,10 +252,38 @@ func (a *actuator) applyMemLimit(s *Snapshot, d *MemLimitDecision) {
 	}
 }
 
+// claimGOGC is claimLimit for GOGC. GOGC=off at the claim is left alone.
+func (a *actuator) claimGOGC() bool {
+	if a.gogcKnob == knobWaiting && gogcOwner.CompareAndSwap(nil, a) {
+		a.gogcKnob = knobOwned
+		a.origGOGC, a.haveGOGC = readGOGC()
+		a.curGOGC, a.gogcSet = a.origGOGC, false
+	}
+	return a.gogcKnob == knobOwned && a.haveGOGC && a.origGOGC >= 0
+}
+
 func (a *actuator) applyGOGC(s *Snapshot, d *MemLimitDecision) {
+	if a.gogcKnob == knobYielded || !a.claimGOGC() {
+		a.act.GOGCSet = false
+		return
+	}
+	if s.Go.Present&GoGOGC != 0 && s.Go.GOGC != int64(a.curGOGC) {
+		a.log.Warn("memwatch: GOGC changed outside memwatch; no longer managing it",
+			"set_by_memwatch", a.curGOGC, "now", s.Go.GOGC)
+		a.gogcKnob = knobYielded
+		a.act.GOGCSet = false
+		return
+	}
+	if transientError(s, d) {
+		return // keep GOGC as it is
+	}
 	target, set := a.origGOGC, false
 	if d.Set {
-		target, set = a.cfg.gogc.Decide(s, d.Budget), true
+		budget := d.Budget
+		if budget == 0 {
+			budget = 1 // nothing fits: the minimum GOGC (Decide reads 0 as "no limit")
+		}
+		target, set = a.cfg.gogc.Decide(s, budget), true
 	}
 	if target != a.curGOGC && (gogcChanged(a.curGOGC, target) || set != a.gogcSet) {
 		debug.SetGCPercent(target)
@@ -261,20 +351,31 @@ func (a *actuator) adviseShed(s *Snapshot, d *MemLimitDecision) bool {
 	return true
 }
 
-// restore waits for a running FreeOSMemory and puts back the GOMEMLIMIT
-// and GOGC in force at Start, once.
+// restore waits for a running FreeOSMemory, puts back the GOMEMLIMIT and
+// GOGC found when it claimed them — unless someone else changed them since
+// memwatch last did: their value stays — and releases its claims, once.
 func (a *actuator) restore() {
 	a.freeWG.Wait()
 	a.restoreOnce.Do(func() {
-		if a.curLimit != a.origLimit {
-			debug.SetMemoryLimit(a.origLimit)
-			a.log.Info("memwatch: GOMEMLIMIT restored", "old", a.curLimit, "new", a.origLimit)
+		if a.limitKnob == knobOwned && a.curLimit != a.origLimit {
+			if now := debug.SetMemoryLimit(-1); now != a.curLimit {
+				a.log.Warn("memwatch: GOMEMLIMIT changed outside memwatch; not restored", "set_by_memwatch", a.curLimit, "now", now)
+			} else {
+				debug.SetMemoryLimit(a.origLimit)
+				a.log.Info("memwatch: GOMEMLIMIT restored", "old", a.curLimit, "new", a.origLimit)
+			}
 			a.curLimit, a.limitSet = a.origLimit, false
 		}
-		if a.haveGOGC && a.curGOGC != a.origGOGC {
-			debug.SetGCPercent(a.origGOGC)
-			a.log.Debug("memwatch: GOGC restored", "old", a.curGOGC, "new", a.origGOGC)
+		if a.gogcKnob == knobOwned && a.haveGOGC && a.curGOGC != a.origGOGC {
+			if now, ok := readGOGC(); ok && now != a.curGOGC {
+				a.log.Warn("memwatch: GOGC changed outside memwatch; not restored", "set_by_memwatch", a.curGOGC, "now", now)
+			} else {
+				debug.SetGCPercent(a.origGOGC)
+				a.log.Debug("memwatch: GOGC restored", "old", a.curGOGC, "new", a.origGOGC)
+			}
 			a.curGOGC, a.gogcSet = a.origGOGC, false
 		}
+		limitOwner.CompareAndSwap(a, nil)
+		gogcOwner.CompareAndSwap(a, nil)
 	})
 }

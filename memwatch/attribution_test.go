@@ -25,6 +25,7 @@ func synthGo(live, objects, frag, free, released, heapStacks, osStacks, meta, ot
 		MetadataOther:    meta * mi,
 		Other:            other * mi,
 		ProfilingBuckets: prof * mi,
+		GCCycles:         5,
 		Present:          ^GoFields(0),
 	}
 	g.Total = (objects + frag + free + released + heapStacks + osStacks + meta + other + prof) * mi

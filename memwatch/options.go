@@ -319,6 +319,17 @@ func OnShed(f func(sig ShedSignal, s *Snapshot)) WatcherOption {
 // limit alone (Actions.MemLimitReason says so) unless
 // WithOverrideEnvGOMEMLIMIT(true). New fails when p has a value outside
 // its documented range (see [MemLimitPolicy]).
+//
+// memwatch owns only what it changes. When GOMEMLIMIT changes outside it
+// (another library, an operator's debug.SetMemoryLimit), the next sample
+// notices, logs once at Warn, and the Watcher stops managing the limit
+// for good; Stop then leaves the other value in place. Of two Watchers in
+// one process, the first manages GOMEMLIMIT and the second waits (its
+// Actions.MemLimitReason says so) until the first stops, then takes over:
+// a reload may start the new Watcher before stopping the old one. A sample
+// whose cgroup view fails to read keeps GOMEMLIMIT as it is (and says so);
+// only a known absence of a limit puts the original back. GOGC
+// ([WithAdaptiveGOGC]) follows the same rules.
 func WithAdaptiveMemLimit(p MemLimitPolicy) WatcherOption {
 	return watcherOption(func(c *watcherConfig) { c.actuator.memLimit = &p })
 }

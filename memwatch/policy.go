@@ -476,10 +476,13 @@ func FreeOSMemoryWorthIt(s *Snapshot, minBytes uint64) bool {
 	return g.Present&GoHeapFree != 0 && g.HeapFree > 0 && g.HeapFree >= minBytes
 }
 
-// liveHeap is /gc/heap/live, or heap/objects when that metric is missing
-// (an overestimate: it includes garbage not yet collected).
+// liveHeap is /gc/heap/live, or heap/objects when that metric is missing or
+// no GC has run yet: the runtime measures the live heap at the end of a GC,
+// so before the first one /gc/heap/live reads 0 while the heap holds
+// objects. heap/objects is then an overestimate (it includes garbage not
+// yet collected), the safe side for a floor.
 func liveHeap(g *GoStats) uint64 {
-	if g.Present&GoHeapLive != 0 {
+	if g.Present&GoHeapLive != 0 && g.Present&GoGCCycles != 0 && g.GCCycles > 0 {
 		return g.HeapLive
 	}
 	return g.HeapObjects

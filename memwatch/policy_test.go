@@ -37,6 +37,7 @@ func polSnap(in polIn) *Snapshot {
 	g.HeapGoal = 2 * g.HeapLive
 	g.GOGC = 100
 	g.GOMEMLIMIT = math.MaxInt64
+	g.GCCycles = 5
 	g.Present = ^GoFields(0)
 
 	const shared = 10 * pMiB
@@ -503,4 +504,20 @@ func ExampleMemLimitPolicy_Decide() {
 	// effective 256 MiB, non-Go 60 MiB, slack 25.6 MiB, floor 118.0 MiB
 	// GOGC 62
 	// shed bytes 0
+}
+
+// TestMemLimitFloorBeforeFirstGC: /gc/heap/live reads 0 until the first GC
+// ends, while the heap holds objects; the floor must then stand on the heap
+// in use, not on 0 (a 64 MiB heap once got a 50.8 MiB GOMEMLIMIT).
+func TestMemLimitFloorBeforeFirstGC(t *testing.T) {
+	s := polSnap(polIn{limit: 100, live: 64, free: 2, overhead: 4, nonGo: 30})
+	s.Go.HeapLive, s.Go.GCCycles = 0, 0
+	d := DefaultMemLimitPolicy().Decide(s)
+	if want := uint64(64*pMiB) * 11 / 10; d.Floor < want || d.Limit < 64*pMiB {
+		t.Fatalf("before the first GC: floor %d, limit %d; want the floor ≥ %d (heap in use × 1.1)", d.Floor, d.Limit, want)
+	}
+	s.Go.GCCycles = 1 // after a GC, /gc/heap/live is the live heap, even 0
+	if d := DefaultMemLimitPolicy().Decide(s); d.Floor >= 64*pMiB {
+		t.Fatalf("after a GC with live 0: floor %d still counts heap objects", d.Floor)
+	}
 }
