@@ -271,12 +271,18 @@ func ParseMemStat(file string, b []byte, v Version, out *MemStat) error {
 	if v != V1 && v != V2 {
 		return kfile.Errorf(file, 0, "unknown cgroup version %d", int(v))
 	}
-	set := out.setV1
+	it := keyUints{file: file, b: b}
 	if v == V2 {
-		set = out.setV2
+		for it.next() {
+			out.setV2(it.key, it.val)
+		}
+	} else {
+		for it.next() {
+			out.setV1(it.key, it.val)
+		}
 	}
-	if err := parseKeyUints(file, b, set); err != nil {
-		return err
+	if it.err != nil {
+		return it.err
 	}
 	if v == V2 && out.Present&StatKernel == 0 {
 		parts := StatKernelStack | StatPageTables | StatPercpu | StatSlabReclaimable | StatSlabUnreclaimable
@@ -366,30 +372,75 @@ func (m *MemStat) setV1(key []byte, x uint64) {
 	}
 }
 
-// parseKeyUints parses b, the content of the file named file, as "key value"
-// lines with an unsigned decimal value, and calls fn with each key and value
-// in order. Blank lines are skipped; it stops at the first malformed line and
-// returns a *ParseError naming it.
-func parseKeyUints(file string, b []byte, fn func(key []byte, x uint64)) error {
-	var err error
-	kfile.Lines(b, func(n int, line []byte) bool {
+// keyUints iterates over b, the content of the file named file, as "key
+// value" lines with an unsigned decimal value: each call of next moves to
+// the next such line and sets key and val. Blank lines are skipped; next
+// stops at the first malformed line and sets err to a *ParseError naming it.
+type keyUints struct {
+	file string
+	b    []byte // what is left
+	n    int    // the line number of the current line
+	key  []byte
+	val  uint64
+	err  error
+}
+
+func (it *keyUints) next() bool {
+	for len(it.b) > 0 {
+		it.n++
+		b := it.b
+		// The kernel's own form, "key value\n" with a single space, in one
+		// pass: a key of bytes above ' ' (none of them white space), then 1
+		// to 19 digits (which cannot overflow), then the end of the line.
+		// Anything else takes the general path below, which gives the same
+		// result for this form (FuzzKeyUints checks it).
+		i := 0
+		for i < len(b) && b[i] > ' ' {
+			i++
+		}
+		if i > 0 && i < len(b) && b[i] == ' ' {
+			start := i + 1
+			j, v := start, uint64(0)
+			for j < len(b) && j-start < 19 {
+				d := b[j] - '0'
+				if d > 9 {
+					break
+				}
+				v = v*10 + uint64(d)
+				j++
+			}
+			if j > start && (j == len(b) || b[j] == '\n') {
+				it.key, it.val = b[:i], v
+				if j < len(b) {
+					j++
+				}
+				it.b = b[j:]
+				return true
+			}
+		}
+		var line []byte
+		if k := indexByte(b, '\n'); k >= 0 {
+			line, it.b = b[:k], b[k+1:]
+		} else {
+			line, it.b = b, nil
+		}
 		key, val, ok := keyValue(line)
 		if !ok {
 			if len(kfile.TrimSpace(line)) == 0 {
-				return true
+				continue
 			}
-			err = kfile.Errorf(file, n, "want \"key value\", got %s", kfile.Quote(line))
+			it.err = kfile.Errorf(it.file, it.n, "want \"key value\", got %s", kfile.Quote(line))
 			return false
 		}
 		x, ok := kfile.ParseUint(val)
 		if !ok {
-			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
+			it.err = kfile.Errorf(it.file, it.n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
 			return false
 		}
-		fn(key, x)
+		it.key, it.val = key, x
 		return true
-	})
-	return err
+	}
+	return false
 }
 
 // keyValue splits "key value" (exactly two fields).
@@ -408,8 +459,10 @@ func keyValue(line []byte) (key, val []byte, ok bool) {
 // does not allocate unless it returns an error.
 func ParseEvents(file string, b []byte, out *EventCounts) error {
 	*out = EventCounts{}
-	return parseKeyUints(file, b, func(key []byte, x uint64) {
-		switch string(key) {
+	it := keyUints{file: file, b: b}
+	for it.next() {
+		x := it.val
+		switch string(it.key) {
 		case "low":
 			out.Low = x
 		case "high":
@@ -423,7 +476,8 @@ func ParseEvents(file string, b []byte, out *EventCounts) error {
 		case "oom_group_kill":
 			out.OOMGroupKill = x
 		}
-	})
+	}
+	return it.err
 }
 
 // ParseOOMControl parses b, the content of a cgroup v1 memory.oom_control
@@ -433,8 +487,10 @@ func ParseEvents(file string, b []byte, out *EventCounts) error {
 // error.
 func ParseOOMControl(file string, b []byte, out *Events) error {
 	out.OOMKillDisable, out.UnderOOM, out.OOMKill = false, false, 0
-	return parseKeyUints(file, b, func(key []byte, x uint64) {
-		switch string(key) {
+	it := keyUints{file: file, b: b}
+	for it.next() {
+		x := it.val
+		switch string(it.key) {
 		case "oom_kill_disable":
 			out.OOMKillDisable = x != 0
 		case "under_oom":
@@ -442,7 +498,8 @@ func ParseOOMControl(file string, b []byte, out *Events) error {
 		case "oom_kill":
 			out.OOMKill = x
 		}
-	})
+	}
+	return it.err
 }
 
 // ParsePSI parses b, the content of a pressure file named file (a cgroup's

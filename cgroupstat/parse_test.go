@@ -355,3 +355,58 @@ func TestParsersDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// The parser benchmarks isolate the hot-path parsers from the syscalls, on
+// fixtures captured from real kernels.
+func benchParse(b *testing.B, path string, parse func(file string, data []byte) error) {
+	b.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := parse(path, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseMemStat(b *testing.B) {
+	var m cgroupstat.MemStat
+	for _, c := range []struct {
+		name, path string
+		v          cgroupstat.Version
+	}{
+		{"v1", "testdata/hybrid/sys/fs/cgroup/memory/memory.stat", cgroupstat.V1},
+		{"v2", "testdata/v2-child-256m/sys/fs/cgroup/mw/test/memory.stat", cgroupstat.V2},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			benchParse(b, c.path, func(file string, data []byte) error {
+				return cgroupstat.ParseMemStat(file, data, c.v, &m)
+			})
+		})
+	}
+}
+
+func BenchmarkParseOOMControl(b *testing.B) {
+	var e cgroupstat.Events
+	benchParse(b, "testdata/hybrid/sys/fs/cgroup/memory/memory.oom_control", func(file string, data []byte) error {
+		return cgroupstat.ParseOOMControl(file, data, &e)
+	})
+}
+
+func BenchmarkParseEvents(b *testing.B) {
+	var e cgroupstat.EventCounts
+	benchParse(b, "testdata/v2-child-256m/sys/fs/cgroup/mw/test/memory.events", func(file string, data []byte) error {
+		return cgroupstat.ParseEvents(file, data, &e)
+	})
+}
+
+func BenchmarkParsePSI(b *testing.B) {
+	var p cgroupstat.PSI
+	benchParse(b, "testdata/v2-child-256m/sys/fs/cgroup/mw/test/memory.pressure", func(file string, data []byte) error {
+		return cgroupstat.ParsePSI(file, data, &p)
+	})
+}

@@ -453,6 +453,15 @@ func (f *filler) give(id PartID, want uint64) (excess uint64) {
 // Go base: Total = Retained, with the raw Go parts.
 func Attribute(s *Snapshot) Attribution {
 	var a Attribution
+	attribute(&a, s)
+	return a
+}
+
+// attribute is Attribute into *a, which it overwrites whole: Sample uses it
+// to fill the snapshot's own Attribution without copying one through the
+// stack. s.Attribution is not an input, so a may point to it.
+func attribute(a *Attribution, s *Snapshot) {
+	*a = Attribution{}
 	for i := range a.Parts {
 		a.Parts[i].ID = PartID(i)
 		a.Parts[i].Reclaim = staticReclaim[i]
@@ -462,10 +471,10 @@ func Attribute(s *Snapshot) Attribution {
 
 	switch {
 	case s.Cgroup.Available:
-		attributeCgroup(&a, s, &goWant)
+		attributeCgroup(a, s, &goWant)
 	case s.Process.Available:
 		a.Notes |= NoteNoCgroup
-		attributeProcess(&a, s, &goWant)
+		attributeProcess(a, s, &goWant)
 	default:
 		a.Notes |= NoteNoCgroup | NoteNoProcess
 		a.Base = BaseGo
@@ -474,7 +483,7 @@ func Attribute(s *Snapshot) Attribution {
 			total = satAdd(total, goWant[id])
 		}
 		a.Total = total
-		f := filler{a: &a, left: total}
+		f := filler{a: a, left: total}
 		for _, id := range goFillOrder {
 			f.give(id, goWant[id])
 		}
@@ -486,8 +495,7 @@ func Attribute(s *Snapshot) Attribution {
 			a.Parts[id].Reclaim = Swappable
 		}
 	}
-	summarize(&a, s)
-	return a
+	summarize(a, s)
 }
 
 // staticReclaim is each part's reclaim class without swap.

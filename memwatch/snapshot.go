@@ -168,8 +168,6 @@ type Sampler struct {
 	cgErr   error
 	loc     cgroupstat.Location
 
-	cgs cgroupstat.Stats // working buffer for cgroupstat
-
 	// Breakdowns of the last full read, carried into cheap samples.
 	detail     bool
 	detailTime time.Time
@@ -270,7 +268,7 @@ func (s *Sampler) Sample(snap *Snapshot, full bool) error {
 	}
 	s.sampleHost(snap, full)
 	snap.DetailTime = s.detailTime
-	snap.Attribution = Attribute(snap)
+	attribute(&snap.Attribution, snap)
 	return nil
 }
 
@@ -300,17 +298,20 @@ func (s *Sampler) sampleCgroup(snap *Snapshot, full bool) {
 		*c = CgroupStats{ViewStatus: ViewStatus{Err: s.cgErr}}
 		return
 	}
+	// The readers fill every field of c.Stats (ReadCheap all but the
+	// breakdowns, set here), so they read straight into the snapshot.
+	st := &c.Stats
 	var err error
 	if full {
-		err = s.cg.ReadFull(&s.cgs)
+		err = s.cg.ReadFull(st)
 		if err == nil {
-			s.cgStat, s.cgEvents, s.cgPSI, s.cgFull = s.cgs.Stat, s.cgs.Events, s.cgs.PSI, true
+			s.cgStat, s.cgEvents, s.cgPSI, s.cgFull = st.Stat, st.Events, st.PSI, true
 		} else {
 			s.cgStat, s.cgEvents, s.cgPSI, s.cgFull = cgroupstat.MemStat{}, cgroupstat.Events{}, cgroupstat.PSI{}, false
 		}
 	} else {
-		err = s.cg.ReadCheap(&s.cgs)
-		s.cgs.Stat, s.cgs.Events, s.cgs.PSI, s.cgs.Full = s.cgStat, s.cgEvents, s.cgPSI, s.cgFull
+		err = s.cg.ReadCheap(st)
+		st.Stat, st.Events, st.PSI, st.Full = s.cgStat, s.cgEvents, s.cgPSI, s.cgFull
 	}
 	if err != nil {
 		*c = CgroupStats{ViewStatus: ViewStatus{Err: err}, Location: s.loc}
@@ -318,7 +319,6 @@ func (s *Sampler) sampleCgroup(snap *Snapshot, full bool) {
 	}
 	c.ViewStatus = ViewStatus{Available: true}
 	c.Location = s.loc
-	c.Stats = s.cgs
 }
 
 func (s *Sampler) sampleHost(snap *Snapshot, full bool) {

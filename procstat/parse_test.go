@@ -411,3 +411,17 @@ func TestParsersDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkParseMeminfo isolates the parser from the syscall, like
+// BenchmarkParseStatus.
+func BenchmarkParseMeminfo(b *testing.B) {
+	file, data := readFixture(b, fixGo, "meminfo")
+	var m Meminfo
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := ParseMeminfo(file, data, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

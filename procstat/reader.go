@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/go-memwatch/memwatch/internal/kfile"
+	"github.com/go-memwatch/memwatch/internal/readset"
 )
 
 // Option configures Open.
@@ -189,6 +190,33 @@ func (r *Reader) lazy(fp **kfile.File, path string, size int) (*kfile.File, erro
 		*fp = f
 	}
 	return *fp, nil
+}
+
+// The benchmarks of package memwatch time preading these files alone (see
+// package readset).
+func init() {
+	readset.Proc = func(r any, full bool, dst []*kfile.File) []*kfile.File {
+		return r.(*Reader).appendFiles(dst, full)
+	}
+}
+
+// appendFiles appends statm and, when full, the status and meminfo files
+// opened so far: what memwatch's cheap and full samples re-read.
+func (r *Reader) appendFiles(dst []*kfile.File, full bool) []*kfile.File {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.statm == nil {
+		return dst
+	}
+	dst = append(dst, r.statm)
+	if full {
+		for _, f := range [...]*kfile.File{r.status, r.meminfo} {
+			if f != nil {
+				dst = append(dst, f)
+			}
+		}
+	}
+	return dst
 }
 
 // ResetPeakRSS resets the process's peak RSS (VmHWM in status) to its current

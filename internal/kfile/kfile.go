@@ -9,9 +9,7 @@ package kfile
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 )
@@ -44,9 +42,11 @@ const maxSize = 1 << 20
 // File is a kernel file opened once and re-read from offset 0 on each Read.
 // It is not safe for concurrent use.
 type File struct {
-	f    *os.File
-	path string
-	buf  []byte
+	f     *os.File // owns the descriptor (and closes it if the File is lost)
+	fd    sysFD    // f's descriptor, for pread without the os.File layers
+	path  string
+	buf   []byte
+	reads uint64
 }
 
 // Open opens path for repeated reading. size is the initial buffer size; the
@@ -59,20 +59,44 @@ func Open(path string, size int) (*File, error) {
 	if size < 64 {
 		size = 64
 	}
-	return &File{f: f, path: path, buf: make([]byte, size)}, nil
+	return &File{f: f, fd: newSysFD(f), path: path, buf: make([]byte, size)}, nil
 }
 
 // Path returns the path the file was opened with.
 func (f *File) Path() string { return f.path }
 
-// Fd returns the underlying descriptor (for eventfd/inotify registration).
-func (f *File) Fd() uintptr { return f.f.Fd() }
+// Fd returns the underlying descriptor (for eventfd/inotify registration),
+// or ^uintptr(0) after Close. It stays owned by the File.
+func (f *File) Fd() uintptr {
+	if f.f == nil {
+		return ^uintptr(0)
+	}
+	return f.fd.uintptr(f.f)
+}
+
+// Reads returns how many times Read was called, for tests that check which
+// files a reader touches.
+func (f *File) Reads() uint64 { return f.reads }
 
 // Read re-reads the whole file from offset 0 and returns its content. The
 // slice is valid until the next Read or Close.
+//
+// It costs one pread when the content fits the buffer: a read shorter than
+// the buffer is taken as the whole file. That holds for regular files and
+// for the kernel files this module re-reads, which all print one record
+// (procfs single_open files such as statm, status, meminfo, smaps_rollup and
+// /proc/pressure/*; cgroupfs control files, a kernfs seq_file with one
+// record): the kernel hands the whole record to a read large enough for it
+// (fs/seq_file.c, seq_read_iter). It does not hold for files of many
+// records (mountinfo, smaps), which the kernel may cut at a page: read those
+// with ReadOnce.
 func (f *File) Read() ([]byte, error) {
+	if f.f == nil {
+		return nil, &os.PathError{Op: "read", Path: f.path, Err: os.ErrInvalid}
+	}
+	f.reads++
 	for {
-		n, err := readFull(f.f, f.buf)
+		n, err := f.fd.pread(f.f, f.buf)
 		if err != nil {
 			return nil, &os.PathError{Op: "read", Path: f.path, Err: err}
 		}
@@ -84,23 +108,6 @@ func (f *File) Read() ([]byte, error) {
 		}
 		f.buf = make([]byte, 2*len(f.buf))
 	}
-}
-
-// readFull fills buf with pread calls from offset 0 until EOF or buf is full.
-// Kernel seq files may return less than asked before EOF.
-func readFull(f *os.File, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := f.ReadAt(buf[n:], int64(n))
-		n += m
-		if errors.Is(err, io.EOF) || (m == 0 && err == nil) {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // Close closes the file. Closing a nil or closed File is a no-op.
@@ -176,6 +183,17 @@ func ParseUint(s []byte) (uint64, bool) {
 	if len(s) == 0 {
 		return 0, false
 	}
+	if len(s) <= maxSafeDigits {
+		var v uint64
+		for _, c := range s {
+			d := c - '0'
+			if d > 9 {
+				return 0, false
+			}
+			v = v*10 + uint64(d)
+		}
+		return v, true
+	}
 	var v uint64
 	for _, c := range s {
 		if c < '0' || c > '9' {
@@ -189,6 +207,10 @@ func ParseUint(s []byte) (uint64, bool) {
 	}
 	return v, true
 }
+
+// maxSafeDigits is the most decimal digits that cannot overflow a uint64
+// (10^19 − 1 < 2^64).
+const maxSafeDigits = 19
 
 // ParseInt parses a decimal integer with an optional leading '-'.
 func ParseInt(s []byte) (int64, bool) {

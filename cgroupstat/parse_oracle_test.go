@@ -1,0 +1,71 @@
+package cgroupstat
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/go-memwatch/memwatch/internal/kfile"
+)
+
+// oracleKeyUints is the straightforward reading of "key value" lines that
+// keyUints replaced (kfile.Lines, keyValue, kfile.ParseUint): the oracle
+// for its one-pass fast path. It returns every line it accepts, as
+// "n:key=value", and the error.
+func oracleKeyUints(file string, b []byte) ([]string, error) {
+	var out []string
+	var err error
+	kfile.Lines(b, func(n int, line []byte) bool {
+		key, val, ok := keyValue(line)
+		if !ok {
+			if len(kfile.TrimSpace(line)) == 0 {
+				return true
+			}
+			err = kfile.Errorf(file, n, "want \"key value\", got %s", kfile.Quote(line))
+			return false
+		}
+		x, ok := kfile.ParseUint(val)
+		if !ok {
+			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
+			return false
+		}
+		out = append(out, fmt.Sprintf("%d:%s=%d", n, key, x))
+		return true
+	})
+	return out, err
+}
+
+// FuzzKeyUints checks keyUints (behind ParseMemStat, ParseEvents and
+// ParseOOMControl) against oracleKeyUints: the same lines, values and
+// errors, on the fixtures and on anything the fuzzer makes of them.
+func FuzzKeyUints(f *testing.F) {
+	for _, s := range []string{
+		"anon 1\nfile 2\n", "a 18446744073709551615\n", "a 18446744073709551616\n",
+		"a 9999999999999999999\nb 10000000000000000000\n", "a 18446744073709551617\n", "a  1\n\tb 2 \r\n\n c 3", "a\n", "a 1 2\n",
+		"a 01\nb 1x\n", "a \n", " 1\n", "k\x01 1\n", "\xff 7",
+	} {
+		f.Add([]byte(s))
+	}
+	for _, p := range []string{
+		"testdata/hybrid/sys/fs/cgroup/memory/memory.stat",
+		"testdata/v2-child-256m/sys/fs/cgroup/mw/test/memory.stat",
+		"testdata/v2-child-256m/sys/fs/cgroup/mw/test/memory.events",
+		"testdata/hybrid/sys/fs/cgroup/memory/memory.oom_control",
+	} {
+		b, err := kfile.ReadOnce(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, wantErr := oracleKeyUints("f", b)
+		var got []string
+		it := keyUints{file: "f", b: b}
+		for it.next() {
+			got = append(got, fmt.Sprintf("%d:%s=%d", it.n, it.key, it.val))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || fmt.Sprint(it.err) != fmt.Sprint(wantErr) {
+			t.Fatalf("keyUints(%q) = %q, %v; oracle %q, %v", b, got, it.err, want, wantErr)
+		}
+	})
+}
