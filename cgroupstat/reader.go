@@ -247,12 +247,9 @@ func (r *Reader) ReadCheap(s *Stats) error {
 	s.Usage = usage
 	s.WorkingSet = subSat(usage, r.inactiveFile)
 
-	raw, dir, err := minChain(r.limits)
+	raw, dir, err := r.limitRaw()
 	if err != nil {
 		return err
-	}
-	if r.loc.Version == V1 && r.hierSeen && r.hierLimit < raw {
-		raw, dir = r.hierLimit, ""
 	}
 	s.LimitRaw, s.Limit = raw, r.normalize(raw)
 	if s.Limit == Unlimited {

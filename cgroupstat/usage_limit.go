@@ -13,12 +13,25 @@ func (r *Reader) ReadUsageLimit() (usage, limit uint64, err error) {
 	if usage, err = readNum(r.usage); err != nil {
 		return 0, 0, err
 	}
-	raw, _, err := minChain(r.limits)
+	raw, _, err := r.limitRaw()
 	if err != nil {
 		return 0, 0, err
 	}
-	if r.loc.Version == V1 && r.hierSeen && r.hierLimit < raw {
-		raw = r.hierLimit
-	}
 	return usage, r.normalize(raw), nil
+}
+
+// limitRaw is the effective hard limit before normalisation and the
+// directory that sets it: the smallest limit over this cgroup and its
+// visible ancestors, and on v1 the hierarchical limit of the last full read
+// when it is smaller (an ancestor above the namespace root set it: no
+// directory).
+func (r *Reader) limitRaw() (raw uint64, dir string, err error) {
+	raw, dir, err = minChain(r.limits)
+	if err != nil {
+		return 0, "", err
+	}
+	if r.loc.Version == V1 && r.hierSeen && r.hierLimit < raw {
+		raw, dir = r.hierLimit, ""
+	}
+	return raw, dir, nil
 }
