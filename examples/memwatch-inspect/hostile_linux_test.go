@@ -346,7 +346,7 @@ const (
 
 // canaryStrings are the canary numbers as the JSON and the text show them.
 var canaryStrings = []string{
-	strconv.Itoa(canaryUsage), strconv.Itoa(canaryLimit), strconv.Itoa(canaryRSSPages * 4096), strconv.Itoa(canaryMemKB * 1024),
+	strconv.Itoa(canaryUsage), strconv.Itoa(canaryLimit), strconv.Itoa(canaryRSSPages * 4096), strconv.FormatUint(canaryMemKB*1024, 10),
 	memwatch.FormatBytes(canaryUsage), memwatch.FormatBytes(canaryLimit),
 }
 
