@@ -410,12 +410,19 @@ func TestFaultFixtureWatcher(t *testing.T) {
 		{"usage-empty", inPlace("memory.usage_in_bytes", "")},
 		{"limit-junk", inPlace("memory.limit_in_bytes", "max max\n")},
 	}
+	// Each phase begins before its change, and the change waits for a
+	// sample in flight to end: a phase holds only samples taken after the
+	// previous change.
+	phase := func(name string) {
+		l.setPhase(t, name)
+		time.Sleep(5 * time.Millisecond)
+	}
 	for _, s := range steps {
+		phase(s.phase)
 		restore := s.fault()
-		l.setPhase(t, s.phase)
 		time.Sleep(dwell)
+		phase(s.phase + "-back")
 		restore()
-		l.setPhase(t, s.phase+"-back")
 		time.Sleep(dwell)
 	}
 	// A real change: no limit (v1 prints PAGE_COUNTER_MAX pages in
@@ -427,13 +434,13 @@ func TestFaultFixtureWatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	unlimitedStat := strings.Replace(string(stat), "hierarchical_memory_limit 536870912\n", "hierarchical_memory_limit "+none+"\n", 1)
+	phase("unlimited")
 	restoreStat := rewrite(t, filepath.Join(cg, "memory.stat"), unlimitedStat)
 	restoreLimit := rewrite(t, filepath.Join(cg, "memory.limit_in_bytes"), none+"\n")
-	l.setPhase(t, "unlimited")
 	time.Sleep(dwell)
+	phase("limited")
 	restoreStat()
 	restoreLimit()
-	l.setPhase(t, "limited")
 	time.Sleep(dwell)
 	stop()
 	l.logTable(t)
