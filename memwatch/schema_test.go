@@ -2,7 +2,9 @@ package memwatch
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"strings"
@@ -277,6 +279,9 @@ func wrap(s string, width int) []string {
 func TestSchemaDoc(t *testing.T) {
 	const file = "doc.go"
 	src, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) && !*update {
+		t.Skip("doc.go is not here: the test binary runs away from its sources (the QEMU VM ships testdata only)")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
