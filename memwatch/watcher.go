@@ -88,6 +88,7 @@ type Watcher struct {
 	sleeper sleeper // nil before Start
 	mode    string
 
+	// Lifecycle (Start, Stop).
 	mu       sync.Mutex
 	started  bool
 	stopped  bool
@@ -96,22 +97,27 @@ type Watcher struct {
 	stopOnce sync.Once
 	done     chan struct{}      // closed when run has finished
 	trigger  chan chan struct{} // forced samples (tests), buffered
-	wakeups  atomic.Uint64      // kernel wake-ups received (tests)
-	checks   atomic.Uint64      // usage/limit checks between samples (tests)
 
 	// State of the run goroutine.
-	n         uint64 // samples taken by run
-	fulls     uint64 // of which full
-	lastUsage uint64 // cgroup usage and limit of the last sample
-	lastLimit uint64
-	lastOK    bool
-	// readClock, when set (benchmarks), returns the thread's CPU time:
-	// readCPU then sums the CPU the reads took where they ran.
-	readClock  func() time.Duration
-	readCPU    time.Duration
-	lastSample time.Time
-	thrLimit   uint64
-	pollCheck  bool // re-read usage and limit between samples
+	last      lastSample
+	thrLimit  uint64 // limit the kernel usage thresholds are set for
+	pollCheck bool   // re-read usage and limit between samples
+	stats     runStats
+}
+
+// lastSample is what the run goroutine remembers of its last sample.
+type lastSample struct {
+	time         time.Time
+	usage, limit uint64 // cgroup usage and limit
+	cgroup       bool   // the cgroup view was available
+}
+
+// runStats counts what the run goroutine did, for tests and benchmarks.
+type runStats struct {
+	samples, fulls  uint64        // samples taken by run, of which full
+	checks, wakeups atomic.Uint64 // usage/limit checks; kernel wake-ups
+	readClock       func() time.Duration
+	readCPU         time.Duration // CPU of the reads where they ran, when readClock is a thread CPU clock
 }
 
 // New creates a Watcher and opens its Sampler (see [NewSampler]). Start runs
@@ -132,16 +138,16 @@ func New(opts ...WatcherOption) (*Watcher, error) {
 		return nil, err
 	}
 	return &Watcher{
-		cfg:       cfg,
-		log:       log,
-		sampler:   s,
-		tracker:   newLevelTracker(cfg.tracker),
-		disp:      newDispatcher(*handlersOf(&cfg), cfg.queueSize, log),
-		pub:       newPublication(),
-		mode:      "poll",
-		done:      make(chan struct{}),
-		readClock: func() time.Duration { return 0 },
-		trigger:   make(chan chan struct{}, 1),
+		cfg:     cfg,
+		log:     log,
+		sampler: s,
+		tracker: newLevelTracker(cfg.tracker),
+		disp:    newDispatcher(*handlersOf(&cfg), cfg.queueSize, log),
+		pub:     newPublication(),
+		mode:    "poll",
+		done:    make(chan struct{}),
+		stats:   runStats{readClock: func() time.Duration { return 0 }},
+		trigger: make(chan chan struct{}, 1),
 	}, nil
 }
 
@@ -268,8 +274,8 @@ func (w *Watcher) Dropped() uint64 { return w.disp.dropped.Load() }
 func (w *Watcher) run(stopOnDone func() bool) {
 	defer close(w.done)
 	defer w.shutdown(stopOnDone)
-	nextSample := w.lastSample.Add(w.tracker.interval)
-	nextCheck := w.lastSample.Add(w.checkPeriod(w.lastUsage, w.lastLimit, w.lastOK))
+	nextSample := w.last.time.Add(w.tracker.interval)
+	nextCheck := w.last.time.Add(w.checkPeriod(w.last.usage, w.last.limit, w.last.cgroup))
 	var wakeAt time.Time // a kernel signal asks for a sample at wakeAt (zero: none)
 	for !w.stopReq.Load() {
 		now := time.Now()
@@ -289,7 +295,7 @@ func (w *Watcher) run(stopOnDone func() bool) {
 		case w.pollCheck && !now.Before(nextCheck):
 			// Two preads; sample only when they show a crossing or a new
 			// limit.
-			w.checks.Add(1)
+			w.stats.checks.Add(1)
 			usage, limit, ok := w.readUsageLimit()
 			if ok && w.tracker.crossed(usage, limit) {
 				full, due = true, true
@@ -307,24 +313,24 @@ func (w *Watcher) run(stopOnDone func() bool) {
 			if w.sleeper.sleep(time.Until(until)) && wakeAt.IsZero() {
 				// Sample now, but not more often than a tenth of the
 				// interval floor.
-				w.wakeups.Add(1)
+				w.stats.wakeups.Add(1)
 				floor := max(w.cfg.tracker.minInterval/10, time.Millisecond)
-				wakeAt = w.lastSample.Add(floor)
+				wakeAt = w.last.time.Add(floor)
 			}
 			continue
 		}
-		w.n++
-		full = full || w.n%uint64(w.cfg.fullEvery) == 0 || w.tracker.level >= LevelWarn
+		w.stats.samples++
+		full = full || w.stats.samples%uint64(w.cfg.fullEvery) == 0 || w.tracker.level >= LevelWarn
 		if full {
-			w.fulls++
+			w.stats.fulls++
 		}
 		w.sample(full)
 		wakeAt = time.Time{}
 		if reply != nil {
 			close(reply)
 		}
-		nextSample = w.lastSample.Add(w.tracker.interval)
-		nextCheck = w.lastSample.Add(w.checkPeriod(w.lastUsage, w.lastLimit, w.lastOK))
+		nextSample = w.last.time.Add(w.tracker.interval)
+		nextCheck = w.last.time.Add(w.checkPeriod(w.last.usage, w.last.limit, w.last.cgroup))
 	}
 }
 
@@ -341,9 +347,9 @@ func (w *Watcher) checkPeriod(usage, limit uint64, ok bool) time.Duration {
 // readUsageLimit reads the cgroup's usage and limit for the check between
 // samples.
 func (w *Watcher) readUsageLimit() (usage, limit uint64, ok bool) {
-	t0 := w.readClock()
+	t0 := w.stats.readClock()
 	usage, limit, ok = w.sampler.usageLimit()
-	w.readCPU += w.readClock() - t0
+	w.stats.readCPU += w.stats.readClock() - t0
 	return usage, limit, ok
 }
 
@@ -383,14 +389,14 @@ func (w *Watcher) shutdown(stopOnDone func() bool) {
 func (w *Watcher) sample(full bool) {
 	sl := w.pub.acquire()
 	s := &sl.snap
-	t0 := w.readClock()
+	t0 := w.stats.readClock()
 	err := w.sampler.Sample(s, full)
-	w.readCPU += w.readClock() - t0
+	w.stats.readCPU += w.stats.readClock() - t0
 	if err != nil {
 		w.pub.release(sl)
 		return
 	}
-	w.lastUsage, w.lastLimit, w.lastOK = s.Cgroup.Stats.Usage, s.Cgroup.Stats.Limit, s.Cgroup.Available
+	w.last.usage, w.last.limit, w.last.cgroup = s.Cgroup.Stats.Usage, s.Cgroup.Stats.Limit, s.Cgroup.Available
 	s.Sampling.Mode = w.mode
 	ch := w.tracker.observe(s)
 	shed := false
@@ -398,7 +404,7 @@ func (w *Watcher) sample(full bool) {
 		shed = w.act.apply(s)
 	}
 	w.pub.publish(sl)
-	w.lastSample = s.Time
+	w.last.time = s.Time
 
 	if ch.level {
 		w.log.Debug("memwatch: level", "old", ch.oldLevel, "new", ch.newLevel)

@@ -601,7 +601,7 @@ func TestWatcherPollCheck(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("limit change not seen by the check")
 	}
-	if w.checks.Load() == 0 {
+	if w.stats.checks.Load() == 0 {
 		t.Fatal("no check ran")
 	}
 }
