@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,6 +111,9 @@ func (s *Snapshot) WriteText(w io.Writer) error {
 		}
 		if st.AncestorsHidden {
 			extra += ", ancestors hidden"
+		}
+		if loc.ReadOnly {
+			extra += ", read-only"
 		}
 		head("cgroup %s %s%s", st.Version, st.Path, extra)
 		row("usage", FormatBytes(st.Usage), "")
@@ -357,14 +361,21 @@ func otherProcessesText(m *cgroupstat.Members) string {
 	}
 	names := make([]string, 0, len(m.Others)+1)
 	for _, o := range m.Others {
-		c := o.Comm
-		if c == "" {
-			c = "(exited)"
+		name := strconv.Itoa(o.PID)
+		if o.Comm != "" {
+			name += " " + o.Comm
 		}
+		var about []string
 		if o.PID == m.ParentPID {
-			c += " (parent of this one)"
+			about = append(about, "parent of this one")
 		}
-		names = append(names, fmt.Sprintf("%d %s", o.PID, c))
+		if o.Comm == "" {
+			about = append(about, "exited")
+		}
+		if len(about) > 0 {
+			name += " (" + strings.Join(about, ", ") + ")"
+		}
+		names = append(names, name)
 	}
 	if more := others - len(m.Others); more > 0 {
 		names = append(names, fmt.Sprintf("and %d more", more))

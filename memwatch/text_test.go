@@ -345,3 +345,15 @@ func TestReadMembers(t *testing.T) {
 		t.Fatalf("fixture without cgroup.procs: %+v, %v", s.Cgroup.Members, err)
 	}
 }
+
+// TestTextContainerHeader: the cgroup line says what a container's view
+// lacks (hidden ancestors, no writes: no kernel triggers).
+func TestTextContainerHeader(t *testing.T) {
+	st := v2Stats()
+	st.AncestorsHidden = true
+	s := v2Snap(baseGo(), proc(520, 30, 28, 2), st)
+	s.Cgroup.Location.ReadOnly = true
+	if l := lineWith(t, text(t, s), "cgroup "); l != "cgroup v2 /kubepods/pod1/c1, ancestors hidden, read-only" {
+		t.Errorf("cgroup line %q", l)
+	}
+}
