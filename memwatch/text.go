@@ -74,7 +74,10 @@ func (s Snapshot) String() string {
 // WriteText writes a human-readable table of the snapshot: the
 // [Snapshot.Verdict] line, the cgroup ([CgroupStats]), process
 // ([ProcessStats]), Go ([GoStats]) and host ([HostStats]) views, and the
-// [Attribution]. Byte counts use binary units ([FormatBytes]).
+// [Attribution] under a header, with each part's reclaim class in words and
+// a note where a number needs one (no GC yet, a lower bound, capped), then a
+// notes section that explains the easily misread parts and every [Notes]
+// caveat in a line each. Byte counts use binary units ([FormatBytes]).
 func (s *Snapshot) WriteText(w io.Writer) error {
 	var b bytes.Buffer
 	mode := "cheap read"
