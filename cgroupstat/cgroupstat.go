@@ -22,6 +22,9 @@
 //	full     memory.stat, memory.events(.local),   memory.stat, failcnt, oom_control,
 //	         memory.pressure                       kmem.usage_in_bytes, cgroup2 memory.pressure
 //
+// ReadMembers, a cold path for people, also reads D's cgroup.procs and
+// /proc/<pid>/comm of a few of its processes.
+//
 // PSI falls back to /proc/pressure/memory. Optional files that are missing
 // are reported absent (HasPeak, HasSwap, HasLocal, HasEvents, PSINone), never
 // as zeros; a file that disappears after Open fails the read, naming it.
@@ -333,3 +336,35 @@ type Stats struct {
 
 // HasLimit reports whether a hard limit applies.
 func (s *Stats) HasLimit() bool { return s.Limit != Unlimited }
+
+// Member is a process in a cgroup (see ReadMembers).
+type Member struct {
+	// PID is the process id in the pid namespace of the /proc under the
+	// root.
+	PID int
+	// Comm is the process's command name from /proc/<pid>/comm (at most 15
+	// bytes, set by the kernel from the executable's name or by the process
+	// itself); empty when it could not be read, for example because the
+	// process exited after cgroup.procs was read.
+	Comm string
+}
+
+// Members lists the processes of a cgroup: who else is charged to it. It is
+// a cold-path reading (see ReadMembers), never part of a Stats.
+type Members struct {
+	// Count is the number of processes in the cgroup's cgroup.procs, this
+	// process included when it is one of them. Processes of its descendant
+	// cgroups are not counted, although their memory is in the cgroup's
+	// usage.
+	Count int
+	// SelfPID and ParentPID are this process's pid and its parent's, as
+	// /proc/self/status under the root gives them (the pid namespace of that
+	// /proc); 0 when it could not be read.
+	SelfPID, ParentPID int
+	// Self is true when SelfPID is one of the Count processes.
+	Self bool
+	// Others are processes of cgroup.procs other than this one, as many as
+	// ReadMembers was asked for: the parent first when it is in the cgroup
+	// (a `go run`, a shell), then the others in the file's order.
+	Others []Member
+}

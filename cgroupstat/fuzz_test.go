@@ -142,3 +142,19 @@ func FuzzParseOOMControl(f *testing.F) {
 		fxIsParseError(t, cgroupstat.ParseOOMControl("f", b, &e))
 	})
 }
+
+func FuzzParseProcs(f *testing.F) {
+	fxSeeds(f, "/cgroup.procs")
+	f.Add([]byte("1\n0\n2147483647\n\n"))
+	f.Add([]byte("12 34\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var pids []int
+		err := cgroupstat.ParseProcs("f", b, &pids)
+		fxIsParseError(t, err)
+		for _, p := range pids {
+			if p < 0 || p > math.MaxInt32 {
+				t.Fatalf("accepted pid %d", p)
+			}
+		}
+	})
+}

@@ -607,3 +607,27 @@ func parseMemTotal(file string, b []byte) (uint64, error) {
 }
 
 func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
+
+// ParseProcs parses b, the content of a cgroup.procs (or v1 tasks) file
+// named file: one decimal pid per line. It appends the pids to (*out)[:0];
+// blank lines are skipped. A pid of 0 stands for a process the reader's pid
+// namespace cannot see (v2 prints it that way) and is kept.
+func ParseProcs(file string, b []byte, out *[]int) error {
+	pids := (*out)[:0]
+	var err error
+	kfile.Lines(b, func(n int, line []byte) bool {
+		line = kfile.TrimSpace(line)
+		if len(line) == 0 {
+			return true
+		}
+		pid, ok := kfile.ParseUint(line)
+		if !ok || pid > 1<<31-1 {
+			err = kfile.Errorf(file, n, "bad pid %s", kfile.Quote(line))
+			return false
+		}
+		pids = append(pids, int(pid))
+		return true
+	})
+	*out = pids
+	return err
+}

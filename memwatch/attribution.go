@@ -147,6 +147,12 @@ type Part struct {
 	// Known is false when the part does not apply to the snapshot's base or
 	// its inputs were unavailable (then Bytes is 0 and JSON shows null).
 	Known bool
+	// Capped is true when the part got less than its source reported,
+	// because the parts before it in fill order had taken the rest of the
+	// total: a Go part when the runtime counts more than is resident
+	// (NoteGoNotResident), a kernel part when memory.stat adds up to more
+	// than usage (NoteOvercount). Bytes is then what fitted.
+	Capped bool
 }
 
 // Name is the part's JSON key.
@@ -392,6 +398,9 @@ func (f *filler) give(id PartID, want uint64) (excess uint64) {
 	p := &f.a.Parts[id]
 	p.Bytes += got
 	p.Known = true
+	if excess > 0 {
+		p.Capped = true
+	}
 	return excess
 }
 
@@ -623,7 +632,9 @@ func attributeCgroup(a *Attribution, s *Snapshot, goWant *[NumParts]uint64) {
 			own = anon
 		}
 		attributeOwnAnon(a, goWant, own)
-		a.Parts[PartOtherProcesses] = Part{ID: PartOtherProcesses, Bytes: anon - own, Known: true}
+		// When memory.stat's anon exceeded usage, what was cut off came out
+		// of the surplus over this process's anon.
+		a.Parts[PartOtherProcesses] = Part{ID: PartOtherProcesses, Bytes: anon - own, Known: true, Capped: over > 0}
 	} else {
 		a.Notes |= NoteNoProcess
 		g := fillGoAnon(a, goWant, anon)

@@ -124,6 +124,12 @@ type CgroupStats struct {
 	// Stat, Events and PSI from the last full read (Stats.Full reports
 	// whether they are present).
 	Stats cgroupstat.Stats
+	// Members lists the processes in the cgroup, so that a person can see
+	// who "other processes" are (for example the `go run` that started this
+	// one). Reading it opens a file per process, so only [Read] fills it;
+	// Sample leaves it nil, as it is when cgroup.procs could not be read.
+	// It is not part of the JSON.
+	Members *cgroupstat.Members
 }
 
 // HostStats is the host's memory from /proc/meminfo.
@@ -319,6 +325,7 @@ func (s *Sampler) sampleCgroup(snap *Snapshot, full bool) {
 	}
 	c.ViewStatus = ViewStatus{Available: true}
 	c.Location = s.loc
+	c.Members = nil
 }
 
 func (s *Sampler) sampleHost(snap *Snapshot, full bool) {
@@ -368,7 +375,8 @@ func (s *Sampler) Close() error {
 }
 
 // Read takes one full snapshot with a temporary Sampler, for callers without
-// a Watcher. Its GC CPU fraction covers the whole process lifetime.
+// a Watcher. Its GC CPU fraction covers the whole process lifetime. Unlike
+// Sample, it also lists the cgroup's processes (CgroupStats.Members).
 func Read(opts ...SamplerOption) (*Snapshot, error) {
 	s, err := NewSampler(opts...)
 	if err != nil {
@@ -379,5 +387,22 @@ func Read(opts ...SamplerOption) (*Snapshot, error) {
 	if err := s.Sample(snap, true); err != nil {
 		return nil, err
 	}
+	s.readMembers(snap)
 	return snap, nil
+}
+
+// maxMembers is how many processes other than this one Read names.
+const maxMembers = 5
+
+// readMembers fills snap.Cgroup.Members (cold path: it allocates and opens
+// a file per named process). An unreadable cgroup.procs leaves it nil: the
+// list only helps a person read other_processes, it changes no number.
+func (s *Sampler) readMembers(snap *Snapshot) {
+	if !snap.Cgroup.Available {
+		return
+	}
+	m, err := cgroupstat.ReadMembers(s.loc, maxMembers, cgroupstat.WithRoot(s.cfg.root))
+	if err == nil {
+		snap.Cgroup.Members = &m
+	}
 }
