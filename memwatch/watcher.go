@@ -256,9 +256,10 @@ func (w *Watcher) Latest() *Snapshot {
 // LatestInto copies the most recent snapshot into dst without allocating
 // and reports whether there is a current one: false before Start and once
 // Stop has been called (a stopped Watcher's last snapshot is stale and
-// exporters must not keep serving it). It never waits for the sampler.
+// exporters must not keep serving it), and on a nil Watcher. It never
+// waits for the sampler.
 func (w *Watcher) LatestInto(dst *Snapshot) bool {
-	if w.halted.Load() {
+	if w == nil || w.halted.Load() { // nil: e.g. memwatch/auto's Watcher when it is off
 		return false
 	}
 	return w.pub.copyInto(dst)
