@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -321,4 +323,79 @@ func TestReportsSampleAllocs(t *testing.T) {
 		}
 		w.Stop()
 	}
+}
+
+// limiterNode is a small object with pointers: marking a heap of them
+// costs the GC real work, unlike a heap of pointer-free []byte.
+type limiterNode struct {
+	next *limiterNode
+	_    [6]*int // 64-byte nodes
+}
+
+// limiterSink keeps TestWatcherLastWordsLimiterLive's heap alive.
+var limiterSink *limiterNode
+
+// TestWatcherLastWordsLimiterLive drives the real runtime into the GC CPU
+// limiter, to check the detection against the runtime's own metric: 48 MiB
+// of live, pointer-rich heap over a 32 MiB GOMEMLIMIT, and an allocating
+// goroutine on top, make the GC run back to back; on one P (GOMAXPROCS 1,
+// put back after) the GC's share passes 50% and the limiter engages within
+// a few seconds (on two Ps it stayed near 45% for seconds). The Watcher
+// (no cgroup: the proc-only fixture) must log it once.
+func TestWatcherLastWordsLimiterLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode: spins the GC for seconds")
+	}
+	// Registered first, so it runs last: once the allocator has stopped
+	// and the settings are back, return the overshoot to the OS, so that
+	// the tests after this one start from a calm heap.
+	t.Cleanup(func() { debug.FreeOSMemory() })
+	saveRuntime(t)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	rec := &recorder{}
+	w, err := New(WithRoot("testdata/proc-only"), WithInterval(time.Hour), WithMinInterval(time.Hour),
+		WithLogger(slog.New(rec)), OnShed(func(ShedSignal, *Snapshot) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { limiterSink = nil }()
+	for range 48 << 20 / 64 { // 48 MiB of 64-byte nodes
+		limiterSink = &limiterNode{next: limiterSink}
+	}
+	debug.SetMemoryLimit(32 << 20)
+	stop, done := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-done }()
+	go func() {
+		defer close(done)
+		var keep [64][]byte
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for j := range 10 {
+				keep[(i+j)%64] = make([]byte, 32<<10)
+			}
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		w.sampleNow()
+		if got := rec.take(); len(got) > 0 {
+			wantLines(t, got, line("WARN memwatch: GC CPU limiter engaged while GOMEMLIMIT binds", "gomemlimit=33554432"))
+			g := w.Latest().Go
+			t.Logf("limiter engaged in GC cycle %d (now %d); retained %s of GOMEMLIMIT %s",
+				g.GCLimiterLastEnabled, g.GCCycles, FormatBytes(g.Retained()), FormatBytes(uint64(g.GOMEMLIMIT)))
+			return
+		}
+	}
+	g := w.Latest().Go
+	t.Fatalf("no limiter line in 30 s: limiter last enabled in cycle %d of %d, retained %s, binds %v",
+		g.GCLimiterLastEnabled, g.GCCycles, FormatBytes(g.Retained()), memLimitBinds(&g))
 }
