@@ -50,6 +50,18 @@
 // [github.com/go-memwatch/memwatch/memwatch/auto] starts such a Watcher from
 // a blank import.
 //
+// # Last words
+//
+// A process the kernel OOM-kills cannot explain itself afterwards, so a
+// Watcher given a logger ([WithLogger]) says what it knows while it can, at
+// Warn and Error, once per episode and rate-limited: the level turning
+// critical, with the verdict and the largest parts; live heap that must
+// shrink with no [OnShed] handler to shed it; the GC CPU limiter letting the
+// heap overshoot GOMEMLIMIT (see "Last words" on [Watcher]).
+// [WithTerminationMessage] writes the explanation to the Kubernetes
+// termination message file, shown by `kubectl describe pod` after the kill;
+// [WithHeapProfiles] writes Go heap profiles when the level rises.
+//
 // # JSON schema
 //
 // [Snapshot.MarshalJSON] writes one object with stable snake_case keys; a

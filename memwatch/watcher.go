@@ -40,7 +40,8 @@ type Source interface {
 // memory.high changes; the actuator applies the actions and restores them;
 // the kernel event source wakes the Watcher; the dispatcher runs the
 // callbacks; the publication hands the latest snapshot to readers. The
-// Watcher's own goroutine runs them in that order.
+// Watcher's own goroutine runs them in that order, then the operator's
+// reports (below).
 //
 // # Levels
 //
@@ -77,6 +78,31 @@ type Source interface {
 // is dropped, counted ([Watcher.Dropped]) and logged. A callback that panics
 // or calls runtime.Goexit is contained and logged. Each gets its own copy
 // of the Snapshot.
+//
+// # Last words
+//
+// A process the kernel OOM-kills gets no chance to explain itself, so the
+// Watcher says what it knows while it still can, once per episode, at most
+// once per [LastWordsInterval] for each kind, and nothing while memory is
+// fine. Given a logger ([WithLogger]; a Watcher without one stays silent) it
+// logs:
+//
+//   - at Warn, when the level turns critical: the [Snapshot.Verdict] and the
+//     largest attribution parts (the episode ends when the level is back to
+//     ok);
+//   - at Error, when [ShedAdvice] advises shedding live heap and no [OnShed]
+//     handler is there to do it: how much must go, and that the process
+//     will likely be OOM-killed (the advice of the action options, or,
+//     without them, against the runtime's GOMEMLIMIT);
+//   - at Warn, when the GC CPU limiter engages (a newer
+//     GoStats.GCLimiterLastEnabled cycle) while GOMEMLIMIT binds: the
+//     runtime then caps the GC at about half the CPU and lets the heap grow
+//     past GOMEMLIMIT, so the kernel's limit, not GOMEMLIMIT, ends a live
+//     heap that no longer fits (the episode lasts while GOMEMLIMIT binds).
+//
+// [WithTerminationMessage] writes the same explanation to the container's
+// termination message file, which Kubernetes shows after the kill, and
+// [WithHeapProfiles] writes heap profiles when the level rises.
 type Watcher struct {
 	cfg     watcherConfig
 	log     *slog.Logger
@@ -85,7 +111,10 @@ type Watcher struct {
 	act     *actuator // nil without action options
 	disp    *dispatcher
 	pub     *publication
-	sleeper sleeper // nil before Start
+	words   *lastWords
+	term    *terminationMessage // nil without WithTerminationMessage
+	prof    profiler            // nil without WithHeapProfiles
+	sleeper sleeper             // nil before Start
 	mode    string
 
 	// Lifecycle (Start, Stop).
@@ -133,22 +162,29 @@ func New(opts ...WatcherOption) (*Watcher, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.actuator.shedHandler = handlersOf(&cfg).onShed != nil
+	cfg.lastWords.shedHandled = handlersOf(&cfg).onShed != nil
 	s, err := newSampler(cfg.sampler)
 	if err != nil {
 		return nil, err
 	}
-	return &Watcher{
+	w := &Watcher{
 		cfg:     cfg,
 		log:     log,
 		sampler: s,
 		tracker: newLevelTracker(cfg.tracker),
 		disp:    newDispatcher(*handlersOf(&cfg), cfg.queueSize, log),
 		pub:     newPublication(),
+		words:   newLastWords(cfg.lastWords, log),
+		term:    newTerminationMessage(cfg.termination, log),
 		mode:    "poll",
 		done:    make(chan struct{}),
 		stats:   runStats{readClock: func() time.Duration { return 0 }},
 		trigger: make(chan chan struct{}, 1),
-	}, nil
+	}
+	if cfg.profiles.on {
+		w.prof = cfg.profiles.newProfiler(cfg.profiles, log)
+	}
+	return w, nil
 }
 
 // Start takes a first sample (so Latest is set when it returns), registers
@@ -379,6 +415,9 @@ func (w *Watcher) shutdown(stopOnDone func() bool) {
 	if w.act != nil {
 		w.act.restore()
 	}
+	if w.prof != nil {
+		w.prof.close()
+	}
 	if !w.disp.close(w.cfg.stopTimeout) {
 		w.log.Warn("memwatch: a callback is still running; Stop abandons it", "timeout", w.cfg.stopTimeout)
 	}
@@ -427,6 +466,15 @@ func (w *Watcher) sample(full bool) {
 	}
 	if s.Cgroup.Available {
 		w.setThresholds(s.Cgroup.Stats.Limit)
+	}
+
+	// The operator's reports, after the callbacks are queued.
+	w.words.observe(s)
+	if w.term != nil {
+		w.term.observe(s)
+	}
+	if w.prof != nil {
+		w.prof.observe(s)
 	}
 }
 
