@@ -59,8 +59,9 @@
 // shrink with no [OnShed] handler to shed it; the GC CPU limiter letting the
 // heap overshoot GOMEMLIMIT (see "Last words" on [Watcher]).
 // [WithTerminationMessage] writes the explanation to the Kubernetes
-// termination message file, shown by `kubectl describe pod` after the kill;
-// [WithHeapProfiles] writes Go heap profiles when the level rises.
+// termination message file, shown by `kubectl describe pod` after the kill.
+// Package [github.com/go-memwatch/memwatch/memwatch/heapprof] writes Go heap
+// profiles when the level rises.
 //
 // # JSON schema
 //

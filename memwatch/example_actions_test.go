@@ -203,27 +203,6 @@ func ExampleAttribute() {
 	// the kernel can reclaim 80.0 MiB before an OOM kill; can still be charged: 192.0 MiB
 }
 
-// WithHeapProfiles writes a heap profile when the level rises to warn and
-// to critical, for `go tool pprof` after the fact. It shows the Go heap
-// only: when the attribution's largest parts are not Go (non_go_anon,
-// other_processes, shmem), look there instead.
-func ExampleWithHeapProfiles() {
-	w, err := memwatch.New(
-		memwatch.WithLogger(slog.Default()), // "memwatch: heap profile written" at Info
-		memwatch.WithHeapProfiles(memwatch.HeapProfileOptions{
-			Dir:  "/var/lib/myservice/profiles", // e.g. a volume that outlives the container
-			Keep: 10,
-		}),
-	)
-	if err != nil {
-		log.Fatal(err) // for example: the directory does not exist
-	}
-	if err := w.Start(context.Background()); err != nil {
-		log.Fatal(err)
-	}
-	defer w.Stop()
-}
-
 // WithTerminationMessage leaves memwatch's explanation in the Kubernetes
 // termination message, so that after an OOM kill
 // `kubectl describe pod` shows, under Last State, something like:

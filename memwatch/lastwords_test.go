@@ -287,7 +287,7 @@ func TestLargestParts(t *testing.T) {
 }
 
 // TestReportsSampleAllocs checks that the operator's reports (last words,
-// termination message, heap profiles) add no allocation to a steady-state
+// termination message) add no allocation to a steady-state
 // sample while memory is fine, with and without the action options.
 func TestReportsSampleAllocs(t *testing.T) {
 	if snapshotRace {
@@ -296,8 +296,7 @@ func TestReportsSampleAllocs(t *testing.T) {
 	root, _ := fixtureV1(t)
 	term := t.TempDir() + "/termination-log"
 	for _, actions := range []bool{false, true} {
-		opts := slowOpts(root, WithEvents(false), WithLogger(slog.New(&recorder{})), WithTerminationMessage(term),
-			WithHeapProfiles(HeapProfileOptions{Dir: t.TempDir()}))
+		opts := slowOpts(root, WithEvents(false), WithLogger(slog.New(&recorder{})), WithTerminationMessage(term))
 		if actions {
 			saveRuntime(t)
 			opts = append(opts, WithAdaptiveMemLimit(DefaultMemLimitPolicy()))

@@ -49,11 +49,10 @@ type watcherConfig struct {
 	actuator actuatorConfig
 	// callbacks is the *handlers the On... options fill (see handlersOf).
 	callbacks unsafe.Pointer
-	// The operator's reports: log lines, the termination message, heap
-	// profiles (lastwords.go, termination.go, heapprofile.go).
+	// The operator's reports: log lines and the termination message
+	// (lastwords.go, termination.go).
 	lastWords   lastWordsConfig
 	termination terminationConfig
-	profiles    heapProfileConfig
 
 	logger      *slog.Logger
 	events      bool
@@ -172,7 +171,6 @@ func buildWatcherConfig(opts []WatcherOption) (watcherConfig, error) {
 	}
 	c.errs = append(c.errs, c.actuator.validate()...)
 	c.errs = append(c.errs, c.termination.validate()...)
-	c.errs = append(c.errs, c.profiles.validate()...)
 	if len(c.errs) > 0 {
 		return c, fmt.Errorf("memwatch: %w", errors.Join(c.errs...))
 	}
@@ -279,42 +277,74 @@ func WithStopTimeout(d time.Duration) WatcherOption {
 }
 
 // ---- Watcher options: callbacks ----
+//
+// Each On... option may be given more than once: every function is called,
+// in the order the options were given, one at a time (see "Callbacks" in
+// [Watcher]). A nil function is ignored.
 
-// OnLevel registers the function called when the Level changes (including
-// the first judgement, from [LevelUnknown]).
+// OnLevel registers a function called when the Level changes (including
+// the first judgement, from [LevelUnknown]). It may be given more than
+// once.
 func OnLevel(f func(old, new Level, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onLevel = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onLevel = append(h.onLevel, f)
+		}
+	})
 }
 
-// OnOOMKill registers the function called when the cgroup's oom_kill
-// counter rises (v2 memory.events, v1 memory.oom_control; seen on full
-// samples) with the increase. The kill may have hit another process of the
-// cgroup.
+// OnOOMKill registers a function called when the cgroup's oom_kill counter
+// rises (v2 memory.events, v1 memory.oom_control; seen on full samples)
+// with the increase. The kill may have hit another process of the cgroup.
+// It may be given more than once.
 func OnOOMKill(f func(delta uint64, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onOOMKill = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onOOMKill = append(h.onOOMKill, f)
+		}
+	})
 }
 
-// OnLimitChange registers the function called when the effective hard
-// limit changes. A missing limit is [cgroupstat.Unlimited].
+// OnLimitChange registers a function called when the effective hard limit
+// changes. A missing limit is [cgroupstat.Unlimited]. It may be given more
+// than once.
 func OnLimitChange(f func(old, new uint64, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onLimitChange = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onLimitChange = append(h.onLimitChange, f)
+		}
+	})
 }
 
-// OnHigh registers the function called when usage crosses memory.high
-// upward or the v2 memory.events "high" counter rises: the kernel is
-// throttling the cgroup (v2 only; v1 has no memory.high).
+// OnHigh registers a function called when usage crosses memory.high upward
+// or the v2 memory.events "high" counter rises: the kernel is throttling
+// the cgroup (v2 only; v1 has no memory.high). It may be given more than
+// once.
 func OnHigh(f func(s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onHigh = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onHigh = append(h.onHigh, f)
+		}
+	})
 }
 
-// OnShed registers the function called (through the callback goroutine, see
+// OnShed registers a function called (through the callback goroutine, see
 // [Watcher]) when [ShedAdvice] against the memory budget starts advising to
 // shed live data, or when the advised amount grows by more than 10% (and 1
 // MiB) over the last call; not on every sample. The budget is that of the
 // [WithAdaptiveMemLimit] policy ([DefaultMemLimitPolicy] without it).
-// s.Actions holds the same signal.
+// s.Actions holds the same signal. It may be given more than once.
 func OnShed(f func(sig ShedSignal, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onShed = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onShed = append(h.onShed, f)
+		}
+	})
 }
 
 // ---- Watcher options: actions (see actuator.go) ----
@@ -451,67 +481,6 @@ func WithTerminationMessage(path string) WatcherOption {
 			path = DefaultTerminationMessagePath
 		}
 		c.termination = terminationConfig{on: true, path: path}
-	})
-}
-
-// HeapProfileOptions configures [WithHeapProfiles].
-type HeapProfileOptions struct {
-	// Dir is the directory the profiles are written to. It must exist when
-	// New is called; a relative path is made absolute then.
-	Dir string
-	// Keep is how many profiles are kept in Dir: after each write the
-	// oldest files written by memwatch beyond Keep are removed (other files
-	// are never touched). 0 means [DefaultHeapProfilesKept].
-	Keep int
-	// MinInterval is the shortest time between two profiles of the same
-	// level. 0 means [DefaultHeapProfileInterval].
-	MinInterval time.Duration
-}
-
-// Defaults of [HeapProfileOptions].
-const (
-	DefaultHeapProfilesKept    = 5
-	DefaultHeapProfileInterval = time.Minute
-)
-
-// WithHeapProfiles makes the Watcher write a heap profile (the pprof format
-// of [runtime/pprof.Lookup]("heap").WriteTo, gzip-compressed protobuf, read
-// with `go tool pprof`) when the level rises to warn and when it rises to
-// critical: at most one of each per episode (an episode ends when the level
-// falls back to ok), at most one per level every o.MinInterval (one minute
-// by default, so a level flapping around a threshold cannot fill the disk,
-// while the critical profile is not held back by the warn one taken
-// seconds before). Files are named
-// memwatch-heap-20060102T150405.000Z-critical.pprof (UTC time of the sample,
-// level), written under a temporary name and renamed when complete, and at
-// most o.Keep are kept. New fails when o.Dir is empty or not a directory,
-// or o.Keep or o.MinInterval is negative.
-//
-// What a heap profile shows: the Go heap's allocations sampled by the
-// runtime (one every 512 KiB allocated on average, [runtime.MemProfileRate]),
-// with their call stacks: in-use space and objects as of the last completed
-// GC, and everything allocated since the process started. What it does not
-// show: memory outside the Go heap, which is often what memwatch finds
-// killing a process — cgo and C allocations, unix.Mmap, other processes of
-// the container, page cache, tmpfs, kernel memory (the non-Go parts of the
-// [Attribution]) — nor the runtime's own overheads (goroutine stacks,
-// metadata, free heap not yet returned). Read it beside the snapshot's
-// attribution: a profile that accounts for far less than the usage points
-// at those.
-//
-// Cost: the profile is written off the sampling goroutine, one at a time
-// (a profile due while one is being written waits for it; one still
-// waiting when Stop is called is dropped), and Stop waits for a running
-// write. It does not stop the world. Its cost follows the number of
-// sampled allocation stacks, not the heap's bytes: BenchmarkHeapProfile
-// measured 1.0–1.4 ms of CPU per profile with a 64 MiB heap and the same
-// with 256 MiB (256 allocation stacks, 4–6 KiB profiles), and 1.3–1.4 MiB
-// allocated per profile, mostly the gzip compressor's state: garbage at
-// once, but charged while a process at critical is near its limit.
-func WithHeapProfiles(o HeapProfileOptions) WatcherOption {
-	return watcherOption(func(c *watcherConfig) {
-		c.profiles = heapProfileConfig{on: true, dir: o.Dir, keep: o.Keep, every: o.MinInterval,
-			newProfiler: newHeapProfiler, write: writeHeapProfile}
 	})
 }
 

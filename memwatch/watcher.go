@@ -74,10 +74,12 @@ type Source interface {
 // # Callbacks
 //
 // Callbacks run one at a time on a dedicated goroutine fed by a bounded
-// queue; the sampler never waits for them. When the queue is full the event
-// is dropped, counted ([Watcher.Dropped]) and logged. A callback that panics
-// or calls runtime.Goexit is contained and logged. Each gets its own copy
-// of the Snapshot.
+// queue; the sampler never waits for them. Each On... option may be given
+// more than once: an event calls every function of its kind, in the order
+// the options were given. When the queue is full the event is dropped,
+// counted ([Watcher.Dropped]) and logged. A callback that panics or calls
+// runtime.Goexit is contained and logged, and the next one still runs. Each
+// gets its own copy of the Snapshot.
 //
 // # Last words
 //
@@ -101,8 +103,7 @@ type Source interface {
 //     heap that no longer fits (the episode lasts while GOMEMLIMIT binds).
 //
 // [WithTerminationMessage] writes the same explanation to the container's
-// termination message file, which Kubernetes shows after the kill, and
-// [WithHeapProfiles] writes heap profiles when the level rises.
+// termination message file, which Kubernetes shows after the kill.
 type Watcher struct {
 	cfg     watcherConfig
 	log     *slog.Logger
@@ -113,7 +114,6 @@ type Watcher struct {
 	pub     *publication
 	words   *lastWords
 	term    *terminationMessage // nil without WithTerminationMessage
-	prof    profiler            // nil without WithHeapProfiles
 	sleeper sleeper             // nil before Start
 	mode    string
 
@@ -161,8 +161,8 @@ func New(opts ...WatcherOption) (*Watcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg.actuator.shedHandler = handlersOf(&cfg).onShed != nil
-	cfg.lastWords.shedHandled = handlersOf(&cfg).onShed != nil
+	cfg.actuator.shedHandler = len(handlersOf(&cfg).onShed) > 0
+	cfg.lastWords.shedHandled = cfg.actuator.shedHandler
 	s, err := newSampler(cfg.sampler)
 	if err != nil {
 		return nil, err
@@ -180,9 +180,6 @@ func New(opts ...WatcherOption) (*Watcher, error) {
 		done:    make(chan struct{}),
 		stats:   runStats{readClock: func() time.Duration { return 0 }},
 		trigger: make(chan chan struct{}, 1),
-	}
-	if cfg.profiles.on {
-		w.prof = cfg.profiles.newProfiler(cfg.profiles, log)
 	}
 	return w, nil
 }
@@ -415,9 +412,6 @@ func (w *Watcher) shutdown(stopOnDone func() bool) {
 	if w.act != nil {
 		w.act.restore()
 	}
-	if w.prof != nil {
-		w.prof.close()
-	}
 	if !w.disp.close(w.cfg.stopTimeout) {
 		w.log.Warn("memwatch: a callback is still running; Stop abandons it", "timeout", w.cfg.stopTimeout)
 	}
@@ -472,9 +466,6 @@ func (w *Watcher) sample(full bool) {
 	w.words.observe(s)
 	if w.term != nil {
 		w.term.observe(s)
-	}
-	if w.prof != nil {
-		w.prof.observe(s)
 	}
 }
 
