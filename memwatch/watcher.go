@@ -217,8 +217,21 @@ func (w *Watcher) Start(ctx context.Context) error {
 	w.log.Debug("memwatch: watcher started", "mode", w.mode, "interval", w.cfg.tracker.interval,
 		"measure", w.cfg.tracker.measure, "poll_check", w.pollCheck)
 	w.disp.start()
-	stopOnDone := context.AfterFunc(ctx, w.requestStop)
-	go w.run(stopOnDone)
+	// The end of ctx stops the Watcher. A goroutine waits for it only when
+	// ctx can end at all (context.AfterFunc would need none, but linked
+	// about 26 KB of context machinery into every program importing
+	// memwatch/auto, which starts with context.Background(); see
+	// scripts/binsize.sh).
+	if done := ctx.Done(); done != nil {
+		go func() {
+			select {
+			case <-done:
+				w.requestStop()
+			case <-w.done:
+			}
+		}()
+	}
+	go w.run()
 	return nil
 }
 
@@ -304,10 +317,10 @@ func (w *Watcher) Dropped() uint64 { return w.disp.dropped.Load() }
 
 // run is the Watcher's goroutine: it sleeps until the next sample, the next
 // usage/limit check, a kernel signal or Stop, and wakes once for each of
-// them, nothing else. stopOnDone releases the Start context's hook.
-func (w *Watcher) run(stopOnDone func() bool) {
+// them, nothing else.
+func (w *Watcher) run() {
 	defer close(w.done)
-	defer w.shutdown(stopOnDone)
+	defer w.shutdown()
 	nextSample := w.last.time.Add(w.tracker.interval)
 	nextCheck := w.last.time.Add(w.checkPeriod(w.last.usage, w.last.limit, w.last.cgroup))
 	var wakeAt time.Time // a kernel signal asks for a sample at wakeAt (zero: none)
@@ -405,8 +418,7 @@ func (w *Watcher) sampleNow() bool {
 	}
 }
 
-func (w *Watcher) shutdown(stopOnDone func() bool) {
-	stopOnDone()
+func (w *Watcher) shutdown() {
 	w.sleeper.close()
 	w.sampler.Close()
 	if w.act != nil {
