@@ -28,6 +28,10 @@ func oracleKeyUints(file string, b []byte) ([]string, error) {
 			err = kfile.Errorf(file, n, "bad value %s for %s", kfile.Quote(val), kfile.Quote(key))
 			return false
 		}
+		if x > kfile.MaxCount {
+			err = kfile.Errorf(file, n, "impossible value %s for %s (at or above 2^63)", kfile.Quote(val), kfile.Quote(key))
+			return false
+		}
 		out = append(out, fmt.Sprintf("%d:%s=%d", n, key, x))
 		return true
 	})
@@ -42,6 +46,7 @@ func FuzzKeyUints(f *testing.F) {
 		"anon 1\nfile 2\n", "a 18446744073709551615\n", "a 18446744073709551616\n",
 		"a 9999999999999999999\nb 10000000000000000000\n", "a 18446744073709551617\n", "a  1\n\tb 2 \r\n\n c 3", "a\n", "a 1 2\n",
 		"a 01\nb 1x\n", "a \n", " 1\n", "k\x01 1\n", "\xff 7",
+		"a 9223372036854775807\n", "a 9223372036854775808\n", "a 09223372036854775808\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/go-memwatch/memwatch/cgroupstat"
 )
 
@@ -62,8 +64,9 @@ func fxNeedV1Root(t *testing.T) string {
 // TestReaderVanishedCgroup removes a real cgroup under an open Reader: the
 // kernel answers reads of its open files with ENODEV, and the Reader must
 // report that file, not zeros. The test root points /proc/self/* at a
-// child process in the new cgroup and /sys/fs/cgroup/memory at the real
-// hierarchy (a symlink), so every read is a real kernel read.
+// child process in the new cgroup and bind-mounts the real hierarchy at
+// /sys/fs/cgroup/memory (a symbolic link would resolve inside the root, see
+// WithRoot), so every read is a real kernel read.
 func TestReaderVanishedCgroup(t *testing.T) {
 	m := fxNeedV1Root(t)
 	cg := filepath.Join(m, "mwtest-vanish-"+strconv.Itoa(os.Getpid()))
@@ -98,12 +101,18 @@ func TestReaderVanishedCgroup(t *testing.T) {
 	}
 	mi, _ := os.ReadFile("/proc/meminfo")
 	fxWrite(t, root, map[string]string{"proc/meminfo": string(mi)})
-	if err := os.MkdirAll(filepath.Join(root, "sys/fs/cgroup"), 0o755); err != nil {
+	mnt := filepath.Join(root, "sys/fs/cgroup/memory")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(m, filepath.Join(root, "sys/fs/cgroup/memory")); err != nil {
-		t.Fatal(err)
+	if err := unix.Mount(m, mnt, "", unix.MS_BIND, ""); err != nil {
+		t.Skipf("bind mount of %s: %v", m, err)
 	}
+	defer func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	}()
 	r, err := cgroupstat.Open(cgroupstat.WithRoot(root))
 	if err != nil {
 		t.Fatal(err)
@@ -180,14 +189,14 @@ func fxOpenFds(t *testing.T) int {
 }
 
 func TestFailedOpenClosesFiles(t *testing.T) {
-	// memory.stat is opened late and parsed by the priming read: a bad one
-	// fails Open after a dozen files are open.
+	// The usage is parsed by the priming read, once every file is open: a
+	// bad one fails Open after a dozen files are open.
 	root := fxCopy(t, "hybrid")
-	fxRewrite(t, filepath.Join(root, "sys/fs/cgroup/memory/mwfix/app/memory.stat"), "cache x\n")
+	fxRewrite(t, filepath.Join(root, "sys/fs/cgroup/memory/mwfix/app/memory.usage_in_bytes"), "max\n")
 	before := fxOpenFds(t)
 	for range 20 {
 		if _, err := cgroupstat.Open(cgroupstat.WithRoot(root)); err == nil {
-			t.Fatal("Open accepted a bad memory.stat")
+			t.Fatal("Open accepted a usage of max")
 		}
 	}
 	if after := fxOpenFds(t); after > before {

@@ -10,7 +10,7 @@ func (r *Reader) ReadUsageLimit() (usage, limit uint64, err error) {
 	if r.closed {
 		return 0, 0, errClosed
 	}
-	if usage, err = readNum(r.usage); err != nil {
+	if usage, err = readCount(r.usage); err != nil {
 		return 0, 0, err
 	}
 	raw, _, err := r.limitRaw()

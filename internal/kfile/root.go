@@ -111,10 +111,13 @@ func typeName(m fs.FileMode) string {
 // error naming path when it is not under the root.
 func (r Root) rel(op, path string) (string, error) {
 	if r.dir == "" {
-		if !filepath.IsAbs(path) {
+		// The real root: a relative path is relative to the working
+		// directory, as for any open.
+		abs, err := filepath.Abs(path)
+		if err != nil || !filepath.IsAbs(abs) {
 			return "", &os.PathError{Op: op, Path: path, Err: ErrOutsideRoot}
 		}
-		return filepath.Clean(path)[1:], nil
+		return abs[1:], nil
 	}
 	c := filepath.Clean(path)
 	switch {
