@@ -259,7 +259,7 @@ type Part uint8
 // The optional parts.
 const (
 	// PartWorkingSet: WorkingSet, which needs inactive_file from
-	// memory.stat (HasWorkingSet).
+	// memory.stat (Stats.HasWorkingSet).
 	PartWorkingSet Part = iota
 	// PartPeak: Peak, from memory.peak or memory.max_usage_in_bytes (HasPeak).
 	PartPeak
@@ -381,11 +381,10 @@ type Stats struct {
 	Usage uint64
 	// WorkingSet is max(0, Usage - InactiveFile): what cAdvisor, kubectl top
 	// and kubelet eviction use. ReadCheap computes it with the InactiveFile of
-	// the last full read that had one. HasWorkingSet is false (and
-	// WorkingSet 0) when no full read has found inactive_file in
-	// memory.stat; Errs[PartWorkingSet] says why.
-	WorkingSet    uint64
-	HasWorkingSet bool
+	// the last full read that had one. It is unknown (0, HasWorkingSet
+	// false) when no full read has found inactive_file in memory.stat:
+	// Errs[PartWorkingSet] says why.
+	WorkingSet uint64
 
 	// Limit is the effective hard limit (OOM point): the minimum of the own
 	// and every visible ancestor's memory.max (v2), or of the own and visible
@@ -447,6 +446,10 @@ type Stats struct {
 
 // HasLimit reports whether a hard limit applies.
 func (s *Stats) HasLimit() bool { return s.Limit != Unlimited }
+
+// HasWorkingSet reports whether WorkingSet is known: it is unless
+// Errs[PartWorkingSet] says why not (so a Stats built by hand has one).
+func (s *Stats) HasWorkingSet() bool { return s.Errs[PartWorkingSet] == nil }
 
 // Degraded returns the errors of the optional parts that could not be read
 // (Errs), joined, each prefixed with the part's name; nil when every part

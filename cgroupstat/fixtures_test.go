@@ -76,9 +76,9 @@ var fxCases = []fxCase{
 			Dir: "sys/fs/cgroup/memory/mwfix/app", MountPoint: "sys/fs/cgroup/memory", MountRoot: "/",
 			UnifiedDir: "sys/fs/cgroup/unified/mwfix"},
 		full: cgroupstat.Stats{Version: cgroupstat.V1, Path: "/mwfix/app",
-			Usage:      46133248,                               // memory.usage_in_bytes
-			WorkingSet: 46133248 - 294912, HasWorkingSet: true, // - total_inactive_file
-			Limit: 268435456, LimitRaw: 268435456, // min(536870912, mwfix 268435456, root 2^63-4096)
+			Usage:      46133248,                       // memory.usage_in_bytes
+			WorkingSet: 46133248 - 294912,              // - total_inactive_file
+			Limit:      268435456, LimitRaw: 268435456, // min(536870912, mwfix 268435456, root 2^63-4096)
 			LimitDir: "sys/fs/cgroup/memory/mwfix",
 			High:     unl, HighRaw: unl,
 			Peak: 270442496, HasPeak: true, // memory.max_usage_in_bytes
@@ -107,7 +107,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V1, Path: "/mwfix/app", Dir: "sys/fs/cgroup/memory",
 			MountPoint: "sys/fs/cgroup/memory", MountRoot: "/mwfix/app", AncestorsHidden: true},
 		full: cgroupstat.Stats{Version: cgroupstat.V1, Path: "/mwfix/app",
-			Usage: 46329856, WorkingSet: 46329856 - 462848, HasWorkingSet: true,
+			Usage: 46329856, WorkingSet: 46329856 - 462848,
 			Limit: 268435456, LimitRaw: 268435456, LimitDir: "", // hierarchical 268435456 < own 536870912
 			High: unl, HighRaw: unl, AncestorsHidden: false, // v1: the hierarchical limit covers hidden ancestors
 			Peak: 270442496, HasPeak: true,
@@ -133,7 +133,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V1, Path: "/docker/" + fxDockerID,
 			Dir: "sys/fs/cgroup/memory/docker/" + fxDockerID, MountPoint: "sys/fs/cgroup/memory", MountRoot: "/"},
 		full: cgroupstat.Stats{Version: cgroupstat.V1, Path: "/docker/" + fxDockerID,
-			Usage: 38518784, WorkingSet: 38518784 - 8687616, HasWorkingSet: true,
+			Usage: 38518784, WorkingSet: 38518784 - 8687616,
 			Limit: 134217728, LimitRaw: 134217728, LimitDir: "sys/fs/cgroup/memory/docker/" + fxDockerID,
 			High: unl, HighRaw: unl,
 			Peak: 38395904, HasPeak: true,
@@ -156,7 +156,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V1, Path: "/docker/" + fxDockerID, Dir: "sys/fs/cgroup/memory",
 			MountPoint: "sys/fs/cgroup/memory", MountRoot: "/docker/" + fxDockerID, AncestorsHidden: true, ReadOnly: true},
 		full: cgroupstat.Stats{Version: cgroupstat.V1, Path: "/docker/" + fxDockerID,
-			Usage: 38215680, WorkingSet: 38215680 - 8806400, HasWorkingSet: true,
+			Usage: 38215680, WorkingSet: 38215680 - 8806400,
 			Limit: 134217728, LimitRaw: 134217728, LimitDir: "sys/fs/cgroup/memory",
 			High: unl, HighRaw: unl,
 			Peak: 38645760, HasPeak: true,
@@ -180,7 +180,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V1, Path: "/", Dir: "sys/fs/cgroup/memory",
 			MountPoint: "sys/fs/cgroup/memory", MountRoot: "/", AncestorsHidden: true, ReadOnly: true},
 		full: cgroupstat.Stats{Version: cgroupstat.V1, Path: "/",
-			Usage: 38731776, WorkingSet: 38731776 - 8916992, HasWorkingSet: true,
+			Usage: 38731776, WorkingSet: 38731776 - 8916992,
 			Limit: 134217728, LimitRaw: 134217728, LimitDir: "sys/fs/cgroup/memory",
 			High: unl, HighRaw: unl,
 			Peak: 38760448, HasPeak: true,
@@ -203,7 +203,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V1, Path: "/docker/" + fxDockerID,
 			Dir: "mnt/cgroup v1/memory/docker/" + fxDockerID, MountPoint: "mnt/cgroup v1/memory", MountRoot: "/"},
 		full: cgroupstat.Stats{Version: cgroupstat.V1, Path: "/docker/" + fxDockerID,
-			Usage: 39690240, WorkingSet: 39690240 - 9347072, HasWorkingSet: true,
+			Usage: 39690240, WorkingSet: 39690240 - 9347072,
 			Limit: 134217728, LimitRaw: 134217728, LimitDir: "mnt/cgroup v1/memory/docker/" + fxDockerID,
 			High: unl, HighRaw: unl,
 			Peak: 39723008, HasPeak: true,
@@ -225,7 +225,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V1, Path: "/docker/" + fxDockerID, Dir: "sys/fs/cgroup/memory",
 			MountPoint: "sys/fs/cgroup/memory", MountRoot: "/docker/" + fxDockerID, AncestorsHidden: true, ReadOnly: true},
 		full: cgroupstat.Stats{Version: cgroupstat.V1, Path: "/docker/" + fxDockerID,
-			Usage: 38215680, WorkingSet: 38215680 - 8806400, HasWorkingSet: true,
+			Usage: 38215680, WorkingSet: 38215680 - 8806400,
 			Limit: 134217728, LimitRaw: 134217728, LimitDir: "sys/fs/cgroup/memory",
 			High: unl, HighRaw: unl,
 			Peak: 38645760, HasPeak: true,
@@ -263,8 +263,8 @@ var fxCases = []fxCase{
 			Dir: "sys/fs/cgroup/memory/mw/test", MountPoint: "sys/fs/cgroup/memory", MountRoot: "/",
 			UnifiedDir: "sys/fs/cgroup/unified/mw/test"},
 		full: cgroupstat.Stats{Version: cgroupstat.V1, Path: "/mw/test",
-			Usage:      22507520,                          // memory.usage_in_bytes
-			WorkingSet: 22507520 - 0, HasWorkingSet: true, // - total_inactive_file
+			Usage:      22507520,     // memory.usage_in_bytes
+			WorkingSet: 22507520 - 0, // - total_inactive_file
 			// min(own 268435456, mw 9223372036854771712, hierarchical 268435456); root skipped
 			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup/memory/mw/test",
 			High: unl, HighRaw: unl,
@@ -290,7 +290,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw/test",
 			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
 		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
-			Usage: 1015808, WorkingSet: 1015808 - 0, HasWorkingSet: true, // memory.current - inactive_file
+			Usage: 1015808, WorkingSet: 1015808 - 0, // memory.current - inactive_file
 			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup/mw/test", // min(own 268435456, mw max)
 			High: unl, HighRaw: unl, // max in both
 			Peak: 1019904, HasPeak: true,
@@ -311,7 +311,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw/test",
 			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
 		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
-			Usage: 31674368, WorkingSet: 31674368 - 8392704, HasWorkingSet: true, // memory.current - inactive_file
+			Usage: 31674368, WorkingSet: 31674368 - 8392704, // memory.current - inactive_file
 			Limit: 201326592, LimitRaw: 201326592, LimitDir: "sys/fs/cgroup/mw", // min(own 268435456, mw 201326592)
 			High: 167772160, HighRaw: 167772160, // own memory.high; mw's is max
 			Peak: 31936512, HasPeak: true,
@@ -336,7 +336,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw",
 			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
 		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
-			Usage: 31682560, WorkingSet: 31682560 - 8392704, HasWorkingSet: true, // mw memory.current - inactive_file
+			Usage: 31682560, WorkingSet: 31682560 - 8392704, // mw memory.current - inactive_file
 			Limit: 201326592, LimitRaw: 201326592, LimitDir: "sys/fs/cgroup/mw", // mw memory.max
 			High: unl, HighRaw: unl, // mw memory.high max
 			Peak: 31682560, HasPeak: true,
@@ -359,7 +359,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/", Dir: "sys/fs/cgroup", MountPoint: "sys/fs/cgroup",
 			MountRoot: "/", AncestorsHidden: true, ReadOnly: true, UnifiedDir: "sys/fs/cgroup"},
 		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/",
-			Usage: 1794048, WorkingSet: 1794048 - 0, HasWorkingSet: true,
+			Usage: 1794048, WorkingSet: 1794048 - 0,
 			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup",
 			High: unl, HighRaw: unl, AncestorsHidden: true,
 			Peak: 1794048, HasPeak: true,
@@ -386,7 +386,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw/test",
 			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
 		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
-			Usage: 1019904, WorkingSet: 1019904 - 0, HasWorkingSet: true,
+			Usage: 1019904, WorkingSet: 1019904 - 0,
 			Limit: unl, LimitRaw: unl, LimitDir: "", // "max" reads as Unlimited
 			High: unl, HighRaw: unl,
 			Peak: 1282048, HasPeak: true,
@@ -408,7 +408,7 @@ var fxCases = []fxCase{
 		loc: cgroupstat.Location{Version: cgroupstat.V2, Path: "/mw/test", Dir: "sys/fs/cgroup/mw/test",
 			MountPoint: "sys/fs/cgroup", MountRoot: "/", UnifiedDir: "sys/fs/cgroup/mw/test"},
 		full: cgroupstat.Stats{Version: cgroupstat.V2, Path: "/mw/test",
-			Usage: 1015808, WorkingSet: 1015808 - 0, HasWorkingSet: true,
+			Usage: 1015808, WorkingSet: 1015808 - 0,
 			Limit: 268435456, LimitRaw: 268435456, LimitDir: "sys/fs/cgroup/mw/test",
 			High: unl, HighRaw: unl,
 			HasPeak: false, HasSwap: false,
@@ -768,7 +768,7 @@ func fxCheckPartUnknown(t *testing.T, s *cgroupstat.Stats, part cgroupstat.Part)
 	var bad bool
 	switch part {
 	case cgroupstat.PartWorkingSet:
-		bad = s.HasWorkingSet || s.WorkingSet != 0
+		bad = s.HasWorkingSet() || s.WorkingSet != 0
 	case cgroupstat.PartPeak:
 		bad = s.HasPeak || s.Peak != 0
 	case cgroupstat.PartSwap:

@@ -294,7 +294,7 @@ func (r *Reader) ReadCheap(s *Stats) error {
 		return err
 	}
 	s.Usage = usage
-	s.WorkingSet, s.HasWorkingSet, s.Errs[PartWorkingSet] = 0, r.hasInactive, r.wsErr
+	s.WorkingSet, s.Errs[PartWorkingSet] = 0, r.wsErr
 	if r.hasInactive {
 		s.WorkingSet = subSat(usage, r.inactiveFile)
 	}
