@@ -317,27 +317,20 @@ func unescapeOctal(b []byte) (string, error) {
 // AnonTHP...) and hierarchical_memory_limit / hierarchical_memsw_limit. Keys
 // are looked up by name, in any order; unknown keys are ignored but every
 // line must be "key value" with an unsigned decimal value below 2^63 (see
-// kfile.MaxCount). A key it reads that appears twice is an error (which of
-// the two would be the kernel's?). It does not allocate unless it returns an
-// error.
+// kfile.MaxCount), and no key may appear twice (which of the two would be
+// the kernel's?). It does not allocate unless it returns an error.
 func ParseMemStat(file string, b []byte, v Version, out *MemStat) error {
 	*out = MemStat{}
 	if v != V1 && v != V2 {
 		return kfile.Errorf(file, 0, "unknown cgroup version %d", int(v))
 	}
-	it := keyUints{file: file, b: b}
+	it := newKeyUints(file, b)
 	for it.next() {
 		var bit StatFields
 		if v == V2 {
 			bit = out.setV2(it.key, it.val)
 		} else {
 			bit = out.setV1(it.key, it.val)
-		}
-		if bit == 0 {
-			continue
-		}
-		if out.Present&bit != 0 {
-			return it.duplicate()
 		}
 		out.Present |= bit
 	}
@@ -475,7 +468,9 @@ func (m *MemStat) setV1(key []byte, x uint64) StatFields {
 // value" lines with an unsigned decimal value below 2^63 (kfile.MaxCount:
 // no kernel counter reaches it): each call of next moves to the next such
 // line and sets key and val. Blank lines are skipped; next stops at the
-// first malformed line and sets err to a *ParseError naming it.
+// first malformed line, or at a key seen before (the kernel prints each
+// once: which of the two would be its?), and sets err to a *ParseError
+// naming it.
 type keyUints struct {
 	file string
 	b    []byte // what is left
@@ -483,6 +478,75 @@ type keyUints struct {
 	key  []byte
 	val  uint64
 	err  error
+	seen keySet
+}
+
+func newKeyUints(file string, b []byte) keyUints {
+	return keyUints{file: file, b: b, seen: keySet{all: b}}
+}
+
+// keySet remembers the keys of one file, to find a repeated one without
+// allocating: an open-addressing hash table of the keys' offsets in the
+// file (a key runs from its offset to the next byte at or below ' ').
+type keySet struct {
+	all  []byte // the whole file
+	n    int
+	slot [keySlots]uint32 // offset+1; 0 = empty
+	big  map[string]struct{}
+}
+
+const keySlots = 256 // a power of two; memory.stat has about 60 keys
+
+// add records key, a subslice of all, and reports whether an equal key was
+// recorded before.
+func (s *keySet) add(key []byte) (dup bool) {
+	o := cap(s.all) - cap(key) // key's offset: it is a subslice of all
+	if o < 0 || o >= len(s.all) {
+		return false // not a key of the file (cannot happen: keyUints slices all)
+	}
+	off := uint32(o)
+	if s.n >= keySlots*3/4 {
+		// More keys than any kernel prints (memory.stat has about 60): a
+		// map, allocated for such a file only.
+		if s.big == nil {
+			s.big = make(map[string]struct{}, 2*s.n)
+			for _, o := range s.slot {
+				if o != 0 {
+					s.big[string(s.keyAt(o-1))] = struct{}{}
+				}
+			}
+		}
+		if _, ok := s.big[string(key)]; ok {
+			return true
+		}
+		s.big[string(key)] = struct{}{}
+		return false
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range key {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	for i := h & (keySlots - 1); ; i = (i + 1) & (keySlots - 1) {
+		o := s.slot[i]
+		if o == 0 {
+			s.slot[i] = off + 1
+			s.n++
+			return false
+		}
+		if bytes.Equal(s.keyAt(o-1), key) {
+			return true
+		}
+	}
+}
+
+// keyAt returns the key that starts at offset off of the file.
+func (s *keySet) keyAt(off uint32) []byte {
+	k := s.all[off:]
+	i := 0
+	for i < len(k) && k[i] > ' ' {
+		i++
+	}
+	return k[:i]
 }
 
 func (it *keyUints) next() bool {
@@ -515,7 +579,7 @@ func (it *keyUints) next() bool {
 					j++
 				}
 				it.b = b[j:]
-				return true
+				return it.record()
 			}
 		}
 		var line []byte
@@ -542,14 +606,19 @@ func (it *keyUints) next() bool {
 			return false
 		}
 		it.key, it.val = key, x
-		return true
+		return it.record()
 	}
 	return false
 }
 
-// duplicate returns the error for the current key seen a second time.
-func (it *keyUints) duplicate() error {
-	return kfile.Errorf(it.file, it.n, "duplicate key %s", kfile.Quote(it.key))
+// record adds the current key to the keys seen and reports true, or sets
+// err and reports false when it was seen before.
+func (it *keyUints) record() bool {
+	if it.seen.add(it.key) {
+		it.err = kfile.Errorf(it.file, it.n, "duplicate key %s", kfile.Quote(it.key))
+		return false
+	}
+	return true
 }
 
 // keyValue splits "key value" (exactly two fields).
@@ -564,37 +633,35 @@ func keyValue(line []byte) (key, val []byte, ok bool) {
 
 // ParseEvents parses b, the content of a cgroup2 memory.events or
 // memory.events.local file named file, into *out (which it resets first).
-// Unknown keys are ignored (newer kernels add some, e.g. sock_throttled); a
-// known key seen twice is an error. It does not allocate unless it returns
-// an error.
+// Unknown keys are ignored (newer kernels add some, e.g. sock_throttled);
+// low, high, max and oom are required (oom_kill, 4.13+, and oom_group_kill,
+// 5.17+, are 0 when absent); a key seen twice is an error. It does not
+// allocate unless it returns an error.
 func ParseEvents(file string, b []byte, out *EventCounts) error {
 	*out = EventCounts{}
-	it := keyUints{file: file, b: b}
+	it := newKeyUints(file, b)
 	var seen uint8
 	for it.next() {
-		var p *uint64
-		var bit uint8
+		x := it.val
 		switch string(it.key) {
 		case "low":
-			p, bit = &out.Low, 1
+			out.Low, seen = x, seen|1
 		case "high":
-			p, bit = &out.High, 2
+			out.High, seen = x, seen|2
 		case "max":
-			p, bit = &out.Max, 4
+			out.Max, seen = x, seen|4
 		case "oom":
-			p, bit = &out.OOM, 8
+			out.OOM, seen = x, seen|8
 		case "oom_kill":
-			p, bit = &out.OOMKill, 16
+			out.OOMKill = x
 		case "oom_group_kill":
-			p, bit = &out.OOMGroupKill, 32
-		default:
-			continue
+			out.OOMGroupKill = x
 		}
-		if seen&bit != 0 {
-			return it.duplicate()
-		}
-		seen |= bit
-		*p = it.val
+	}
+	if it.err == nil && seen != 15 {
+		// Every kernel with memory.events prints these four: without
+		// them the counters would read as zeros that were never counted.
+		return kfile.Errorf(file, 0, "want the keys low, high, max and oom")
 	}
 	return it.err
 }
@@ -602,29 +669,26 @@ func ParseEvents(file string, b []byte, out *EventCounts) error {
 // ParseOOMControl parses b, the content of a cgroup v1 memory.oom_control
 // file named file: it sets out.OOMKillDisable, out.UnderOOM and
 // out.OOMKill (the oom_kill counter, kernel 4.13+; 0 when absent) and leaves
-// the other fields of out alone. A key seen twice is an error. It does not
-// allocate unless it returns an error.
+// the other fields of out alone. oom_kill_disable and under_oom are
+// required; a key seen twice is an error. It does not allocate unless it
+// returns an error.
 func ParseOOMControl(file string, b []byte, out *Events) error {
 	out.OOMKillDisable, out.UnderOOM, out.OOMKill = false, false, 0
-	it := keyUints{file: file, b: b}
+	it := newKeyUints(file, b)
 	var seen uint8
 	for it.next() {
 		x := it.val
-		var bit uint8
 		switch string(it.key) {
 		case "oom_kill_disable":
-			out.OOMKillDisable, bit = x != 0, 1
+			out.OOMKillDisable, seen = x != 0, seen|1
 		case "under_oom":
-			out.UnderOOM, bit = x != 0, 2
+			out.UnderOOM, seen = x != 0, seen|2
 		case "oom_kill":
-			out.OOMKill, bit = x, 4
-		default:
-			continue
+			out.OOMKill = x
 		}
-		if seen&bit != 0 {
-			return it.duplicate()
-		}
-		seen |= bit
+	}
+	if it.err == nil && seen != 3 {
+		return kfile.Errorf(file, 0, "want the keys oom_kill_disable and under_oom")
 	}
 	return it.err
 }
