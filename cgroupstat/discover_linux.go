@@ -34,7 +34,7 @@ func discover(o options) (Location, error) {
 	cgFile := o.under("/proc/self/cgroup")
 	b, err := o.fs.ReadOnce(cgFile, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) && noEntry(o, cgFile) {
 			return Location{}, &DiscoveryError{File: cgFile, Reason: "missing (no cgroup support in the kernel, or /proc not mounted)", Err: ErrNoCgroup}
 		}
 		return Location{}, &DiscoveryError{File: cgFile, Reason: "cannot read", Err: err}
@@ -178,6 +178,13 @@ func controllersHave(o options, dir, ctrl string) (has, known bool) {
 		}
 	}
 	return false, true
+}
+
+// noEntry reports whether nothing at all is at path (not even a link that
+// leads nowhere).
+func noEntry(o options, path string) bool {
+	_, err := o.fs.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // pickMount chooses the mount serving version v for the cgroup path and

@@ -133,10 +133,12 @@ func FuzzParseMountinfo(f *testing.F) {
 		if err != nil {
 			return
 		}
+		ids := map[int]bool{}
 		for _, m := range mounts {
-			if !strings.HasPrefix(m.MountPoint, "/") || m.FSType == "" || m.ID < 0 || m.ParentID < 0 {
+			if !strings.HasPrefix(m.MountPoint, "/") || m.FSType == "" || m.ID < 0 || m.ParentID < 0 || ids[m.ID] {
 				t.Fatalf("accepted %+v", m)
 			}
+			ids[m.ID] = true
 			for _, c := range strings.Split(m.MountPoint, "/")[1:] {
 				if (c == "" && m.MountPoint != "/") || c == "." || c == ".." {
 					t.Fatalf("accepted mount point %q", m.MountPoint)

@@ -170,10 +170,12 @@ func hasOption(opts, opt string) bool {
 // escapes are decoded, and a backslash not followed by three octal digits is
 // an error. A mount point must be a clean absolute path (no empty, "." or
 // ".." component once decoded); the root field may start with "/.." (a
-// mount from outside the reader's cgroup namespace).
+// mount from outside the reader's cgroup namespace). A mount ID seen twice
+// is an error.
 func ParseMountinfo(file string, b []byte, out *[]Mount) error {
 	mounts := (*out)[:0]
 	var err error
+	ids := map[int]int{} // mount ID → line
 	kfile.Lines(b, func(n int, line []byte) bool {
 		if len(kfile.TrimSpace(line)) == 0 {
 			return true
@@ -195,6 +197,11 @@ func ParseMountinfo(file string, b []byte, out *[]Mount) error {
 			return false
 		}
 		m.ID, m.ParentID = int(id), int(parent)
+		if first, dup := ids[m.ID]; dup {
+			err = kfile.Errorf(file, n, "mount ID %d seen before, on line %d", m.ID, first)
+			return false
+		}
+		ids[m.ID] = n
 		if indexByte(f[2], ':') < 0 {
 			err = kfile.Errorf(file, n, "bad device %s, want major:minor", kfile.Quote(f[2]))
 			return false

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"syscall"
 
 	"github.com/go-memwatch/memwatch/internal/kfile"
 )
@@ -89,7 +90,7 @@ func (r *Reader) openFile(o options, path string, size int, n need, part Part) (
 	if err == nil {
 		return f, nil
 	}
-	missing := errors.Is(err, fs.ErrNotExist)
+	missing := absent(o, path, err)
 	switch {
 	case n == required && missing && r.loc.Deleted:
 		return nil, &DiscoveryError{File: path, Reason: "the cgroup was deleted", Err: err}
@@ -101,6 +102,13 @@ func (r *Reader) openFile(o options, path string, size int, n need, part Part) (
 		}
 	}
 	return nil, nil
+}
+
+// absent reports whether err, from opening path, means there is no such
+// file: not a link that leads nowhere (a missing file the kernel may lack
+// is no error; a link in its place is a broken tree).
+func absent(o options, path string, err error) bool {
+	return errors.Is(err, fs.ErrNotExist) && noEntry(o, path)
 }
 
 // openChain opens name in each of dirs (own first); the own file is
@@ -119,7 +127,7 @@ func (r *Reader) openChain(o options, dirs []string, name string, ownRequired bo
 		case err == nil:
 			out = append(out, chainFile{f: f, dir: d})
 			continue
-		case errors.Is(err, fs.ErrNotExist) && !(i == 0 && ownRequired):
+		case absent(o, p, err) && !(i == 0 && ownRequired):
 			continue
 		case errors.Is(err, fs.ErrNotExist) && r.loc.Deleted:
 			err = &DiscoveryError{File: p, Reason: "the cgroup was deleted", Err: err}
@@ -243,10 +251,10 @@ func fileType(o options, path string) fs.FileMode {
 // openPSI picks the pressure file: the process's own cgroup2 memory.pressure
 // (Location.UnifiedDir: the v2 cgroup, or the cgroup2 directory in a hybrid
 // layout) unless that is the root cgroup, else the host's
-// /proc/pressure/memory, else none. A file that is missing, or exists but
-// cannot be read (PSI disabled with psi=0 answers EOPNOTSUPP), is skipped;
-// one that cannot be opened for another reason (not a regular file) ends the
-// search with that reason, so that a broken cgroup file is not silently
+// /proc/pressure/memory, else none. A file that is missing, or that answers
+// EOPNOTSUPP (PSI disabled: psi=0 at boot, cgroup.pressure 0), is skipped;
+// any other failure (not a regular file, a link to nothing, too large) ends
+// the search with that reason, so that a broken cgroup file is not silently
 // replaced by the host's numbers. A file that reads but does not parse is
 // kept: each read reports the parse error (Stats.Errs[PartPSI]).
 func (r *Reader) openPSI(o options) {
@@ -264,13 +272,13 @@ func (r *Reader) openPSI(o options) {
 	for _, c := range cands {
 		f, err := o.fs.Open(c.path, 256)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			if absent(o, c.path, err) {
 				continue
 			}
 			r.openErr[PartPSI] = err
 			return
 		}
-		if _, err := f.Read(); err != nil {
+		if _, err := f.Read(); errors.Is(err, syscall.EOPNOTSUPP) {
 			f.Close()
 			continue
 		}

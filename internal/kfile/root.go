@@ -243,6 +243,12 @@ func (r Root) ReadOnce(path string, max int) ([]byte, error) {
 // error; fs.ErrNotExist when there is nothing.
 func (r Root) Stat(path string) (fs.FileMode, error) { return r.stat(path) }
 
+// Lstat returns the type bits of path itself, which must lie under r: a
+// symbolic link is not followed at the last component (its parents are
+// resolved as Open resolves them). It tells a missing file from a link
+// that leads nowhere.
+func (r Root) Lstat(path string) (fs.FileMode, error) { return r.lstat(path) }
+
 // Exists reports whether path resolves to anything inside r.
 func (r Root) Exists(path string) bool {
 	_, err := r.stat(path)

@@ -67,3 +67,20 @@ func (r Root) stat(path string) (fs.FileMode, error) {
 	}
 	return fi.Mode().Type(), nil
 }
+
+func (r Root) lstat(path string) (fs.FileMode, error) {
+	rel, err := r.rel("lstat", path)
+	if err != nil {
+		return 0, err
+	}
+	dir, base := filepath.Split(rel)
+	p, err := resolveInRoot(r.Dir(), dir)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Lstat(filepath.Join(p, base))
+	if err != nil {
+		return 0, err
+	}
+	return fi.Mode().Type(), nil
+}

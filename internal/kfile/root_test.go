@@ -145,6 +145,19 @@ func TestRootContainsLinks(t *testing.T) {
 		if !r.IsDir(filepath.Join(root, "escape/proc/self")) || r.Exists(filepath.Join(root, "escape/etc/passwd")) {
 			t.Error("Stat follows links outside the root")
 		}
+		// Lstat sees a link that leads nowhere (inside the root) as a
+		// link, and resolves the parents.
+		for rel, want := range map[string]fs.FileMode{
+			"proc/self/zero": fs.ModeSymlink, "escape/proc/self/zero": fs.ModeSymlink,
+			"proc/self/loop-a": fs.ModeSymlink, "proc/meminfo": 0, "proc/self/fifo": fs.ModeNamedPipe,
+		} {
+			if m, err := r.Lstat(filepath.Join(root, rel)); err != nil || m != want {
+				t.Errorf("Lstat(%s) = %v, %v; want %v", rel, m, err, want)
+			}
+		}
+		if _, err := r.Lstat(filepath.Join(root, "proc/none")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Lstat of a missing file: %v", err)
+		}
 		// A path outside the root lexically is refused whole.
 		for _, p := range []string{"/etc/passwd", root + "x/a", filepath.Dir(root)} {
 			if _, err := r.Open(p, 64); !errors.Is(err, ErrOutsideRoot) {

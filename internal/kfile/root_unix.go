@@ -5,6 +5,7 @@ package kfile
 import (
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,14 +53,23 @@ func (r Root) openFile(op, path string, flags int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-func (r Root) stat(path string) (fs.FileMode, error) {
-	rel, err := r.rel("stat", path)
+func (r Root) stat(path string) (fs.FileMode, error) { return r.statFlags("stat", path, pathFlags) }
+
+func (r Root) lstat(path string) (fs.FileMode, error) {
+	return r.statFlags("lstat", path, pathFlags|unix.O_NOFOLLOW)
+}
+
+func (r Root) statFlags(op, path string, flags int) (fs.FileMode, error) {
+	rel, err := r.rel(op, path)
 	if err != nil {
 		return 0, err
 	}
-	fd, err := openIn(r.dir, rel, pathFlags)
+	fd, err := openIn(r.dir, rel, flags)
+	if err == unix.ELOOP && flags&unix.O_NOFOLLOW != 0 {
+		return fs.ModeSymlink, nil // without O_PATH support for links (BSD)
+	}
 	if err != nil {
-		return 0, &os.PathError{Op: "stat", Path: path, Err: err}
+		return 0, &os.PathError{Op: op, Path: path, Err: err}
 	}
 	defer unix.Close(fd)
 	m, err := fdType(fd)
@@ -116,7 +126,16 @@ func openPlain(path string, flags int) (int, error) {
 // (resolveInRoot); the last component is not followed, so a link swapped in
 // meanwhile fails (ELOOP) instead of leading out.
 func openResolved(dir, rel string, flags int) (int, error) {
+	base := ""
+	if flags&unix.O_NOFOLLOW != 0 {
+		// The last component itself is wanted, link or not: resolve its
+		// parent only.
+		rel, base = filepath.Split(rel)
+	}
 	p, err := resolveInRoot(dir, rel)
+	if err == nil && base != "" {
+		p = filepath.Join(p, base)
+	}
 	if err != nil {
 		if pe, ok := err.(*os.PathError); ok {
 			return -1, pe.Err
@@ -124,4 +143,12 @@ func openResolved(dir, rel string, flags int) (int, error) {
 		return -1, err
 	}
 	return openPlain(p, flags|unix.O_NOFOLLOW)
+}
+
+// ForceUserSpaceResolution makes resolution under a test root skip openat2,
+// as on kernels without it, until restore is called: for tests of the
+// fallback. Not safe to use while other goroutines open files.
+func ForceUserSpaceResolution() (restore func()) {
+	was := noOpenat2.Swap(true)
+	return func() { noOpenat2.Store(was) }
 }
