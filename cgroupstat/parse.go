@@ -494,7 +494,8 @@ func newKeyUints(file string, b []byte) keyUints {
 
 // keySet remembers the keys of one file, to find a repeated one without
 // allocating: an open-addressing hash table of the keys' offsets in the
-// file (a key runs from its offset to the next byte at or below ' ').
+// file (a key runs from its offset to the next space, tab, CR or newline,
+// as kfile.NextField splits it).
 type keySet struct {
 	all  []byte // the whole file
 	n    int
@@ -548,12 +549,8 @@ func (s *keySet) add(key []byte) (dup bool) {
 
 // keyAt returns the key that starts at offset off of the file.
 func (s *keySet) keyAt(off uint32) []byte {
-	k := s.all[off:]
-	i := 0
-	for i < len(k) && k[i] > ' ' {
-		i++
-	}
-	return k[:i]
+	k, _ := kfile.NextField(s.all[off:])
+	return k
 }
 
 func (it *keyUints) next() bool {
