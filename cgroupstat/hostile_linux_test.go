@@ -605,3 +605,32 @@ func TestEventControlMustBeRegular(t *testing.T) {
 	}
 	r.Close()
 }
+
+// TestFailcntWithoutOOMControl: v1 memory.failcnt is read whether or not
+// memory.oom_control exists or reads.
+func TestFailcntWithoutOOMControl(t *testing.T) {
+	root := fxCopy(t, "docker-v1-container")
+	dir := filepath.Join(root, "sys/fs/cgroup/memory")
+	fxRewrite(t, filepath.Join(dir, "memory.failcnt"), "17\n")
+	for _, spoil := range []func(p string){
+		func(p string) { fxRemove(t, p) },
+		func(p string) { fxRewrite(t, p, "garbage\n") },
+	} {
+		oc := filepath.Join(dir, "memory.oom_control")
+		orig, _ := os.ReadFile(oc)
+		spoil(oc)
+		r, err := cgroupstat.Open(cgroupstat.WithRoot(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s cgroupstat.Stats
+		if err := r.ReadFull(&s); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if !s.Events.HasFailcnt || s.Events.Failcnt != 17 || s.Events.HasEvents || s.Errs[cgroupstat.PartEvents] == nil {
+			t.Errorf("events %+v, errs %v; want failcnt 17 and oom_control unknown", s.Events, s.Errs)
+		}
+		fxRewrite(t, oc, string(orig))
+	}
+}
