@@ -76,6 +76,7 @@ type chainFile struct {
 // naming that file; the Stats are then incomplete and must not be used. Any
 // other file that fails makes only its part unknown (Stats.Errs).
 type Reader struct {
+	fs          kfile.Root
 	loc         Location
 	memTotal    uint64
 	memTotalErr error
@@ -144,10 +145,28 @@ func (r *Reader) UsageFd() int {
 	return int(r.usage.Fd())
 }
 
+// readFile reads f. When the read of an optional file (opt) fails with an
+// I/O error, not a parse error, the file is opened again once and re-read:
+// the kernel removes memory.pressure while PSI is off for the cgroup
+// (reads through the old descriptor answer ENODEV) and recreates it when
+// PSI is back. Usage and limit files are not reopened: their failure means
+// the cgroup is gone, and a new one of the same name is not the process's.
+func (r *Reader) readFile(f *kfile.File, opt bool) ([]byte, error) {
+	b, err := f.Read()
+	if err == nil || !opt {
+		return b, err
+	}
+	var pe *ParseError
+	if errors.As(err, &pe) || r.fs.Reopen(f) != nil {
+		return nil, err
+	}
+	return f.Read()
+}
+
 // readLimit reads a limit file: a number, or "max" (v2) for none, which
 // reads as Unlimited.
-func readLimit(f *kfile.File) (uint64, error) {
-	b, err := f.Read()
+func (r *Reader) readLimit(f *kfile.File, opt bool) (uint64, error) {
+	b, err := r.readFile(f, opt)
 	if err != nil {
 		return 0, err
 	}
@@ -165,8 +184,8 @@ func readLimit(f *kfile.File) (uint64, error) {
 // readCount reads a usage or counter file: a number below 2^63. Only
 // limit files may say "max", and no kernel counter reaches 2^63
 // (kfile.MaxCount): either is an impossible reading, not a huge one.
-func readCount(f *kfile.File) (uint64, error) {
-	b, err := f.Read()
+func (r *Reader) readCount(f *kfile.File, opt bool) (uint64, error) {
+	b, err := r.readFile(f, opt)
 	if err != nil {
 		return 0, err
 	}
@@ -183,10 +202,10 @@ func readCount(f *kfile.File) (uint64, error) {
 
 // minChain returns the smallest value over the chain and the directory that
 // set it (the nearest one on ties).
-func minChain(c []chainFile) (uint64, string, error) {
+func (r *Reader) minChain(c []chainFile, opt bool) (uint64, string, error) {
 	v, dir := Unlimited, ""
 	for i := range c {
-		x, err := readLimit(c[i].f)
+		x, err := r.readLimit(c[i].f, opt)
 		if err != nil {
 			return 0, "", err
 		}
@@ -289,7 +308,7 @@ func (r *Reader) ReadCheap(s *Stats) error {
 		return errClosed
 	}
 	s.Version, s.Path, s.Full = r.loc.Version, r.loc.Path, false
-	usage, err := readCount(r.usage)
+	usage, err := r.readCount(r.usage, false)
 	if err != nil {
 		return err
 	}
@@ -312,7 +331,7 @@ func (r *Reader) ReadCheap(s *Stats) error {
 
 	s.High, s.HighRaw = Unlimited, Unlimited
 	if len(r.highs) > 0 {
-		h, _, err := minChain(r.highs)
+		h, _, err := r.minChain(r.highs, false)
 		if err != nil {
 			return err
 		}
@@ -321,7 +340,7 @@ func (r *Reader) ReadCheap(s *Stats) error {
 
 	s.Peak, s.HasPeak, s.Errs[PartPeak] = 0, false, r.openErr[PartPeak]
 	if r.peak != nil {
-		if v, err := readCount(r.peak); err != nil {
+		if v, err := r.readCount(r.peak, true); err != nil {
 			s.Errs[PartPeak] = err
 		} else {
 			s.Peak, s.HasPeak = v, true
@@ -341,11 +360,11 @@ func (r *Reader) ReadCheap(s *Stats) error {
 func (r *Reader) readSwap(s *Stats, usage, rawLimit uint64) error {
 	switch {
 	case r.swapCur != nil: // v2
-		cur, err := readCount(r.swapCur)
+		cur, err := r.readCount(r.swapCur, true)
 		if err != nil {
 			return err
 		}
-		lim, _, err := minChain(r.swapMaxes)
+		lim, _, err := r.minChain(r.swapMaxes, true)
 		if err != nil {
 			return err
 		}
@@ -354,11 +373,11 @@ func (r *Reader) readSwap(s *Stats, usage, rawLimit uint64) error {
 			s.SwapLimit = Unlimited
 		}
 	case r.memswUse != nil && r.memswLim != nil: // v1: memsw = memory + swap
-		msu, err := readCount(r.memswUse)
+		msu, err := r.readCount(r.memswUse, true)
 		if err != nil {
 			return err
 		}
-		msl, err := readLimit(r.memswLim)
+		msl, err := r.readLimit(r.memswLim, true)
 		if err != nil {
 			return err
 		}
@@ -399,7 +418,7 @@ func (r *Reader) ReadFull(s *Stats) error {
 func (r *Reader) readStat(s *Stats) {
 	s.Stat, s.Errs[PartStat] = MemStat{}, r.openErr[PartStat]
 	if r.stat != nil {
-		b, err := r.stat.Read()
+		b, err := r.readFile(r.stat, true)
 		if err == nil {
 			err = ParseMemStat(r.stat.Path(), b, r.loc.Version, &s.Stat)
 		}
@@ -437,7 +456,7 @@ func (r *Reader) readStat(s *Stats) {
 	}
 	s.Errs[PartKernel] = r.openErr[PartKernel]
 	if r.kmem != nil {
-		if v, err := readCount(r.kmem); err != nil {
+		if v, err := r.readCount(r.kmem, true); err != nil {
 			s.Errs[PartKernel] = err
 		} else {
 			s.Stat.Kernel = v
@@ -454,14 +473,14 @@ func (r *Reader) readEvents(s *Stats) {
 	if r.loc.Version == V2 {
 		s.Errs[PartEvents], s.Errs[PartEventsLocal] = r.openErr[PartEvents], r.openErr[PartEventsLocal]
 		if r.events != nil {
-			if err := readEventCounts(r.events, &s.Events.EventCounts); err != nil {
+			if err := r.readEventCounts(r.events, &s.Events.EventCounts); err != nil {
 				s.Errs[PartEvents] = err
 			} else {
 				s.Events.HasEvents = true
 			}
 		}
 		if r.eventsLoc != nil {
-			if err := readEventCounts(r.eventsLoc, &s.Events.Local); err != nil {
+			if err := r.readEventCounts(r.eventsLoc, &s.Events.Local); err != nil {
 				s.Errs[PartEventsLocal] = err
 			} else {
 				s.Events.HasLocal = true
@@ -471,14 +490,14 @@ func (r *Reader) readEvents(s *Stats) {
 	}
 	s.Errs[PartFailcnt], s.Errs[PartEvents] = r.openErr[PartFailcnt], r.openErr[PartEvents]
 	if r.failcnt != nil {
-		if v, err := readCount(r.failcnt); err != nil {
+		if v, err := r.readCount(r.failcnt, true); err != nil {
 			s.Errs[PartFailcnt] = err
 		} else {
 			s.Events.Failcnt, s.Events.HasFailcnt = v, true
 		}
 	}
 	if r.oomCtl != nil {
-		b, err := r.oomCtl.Read()
+		b, err := r.readFile(r.oomCtl, true)
 		if err == nil {
 			err = ParseOOMControl(r.oomCtl.Path(), b, &s.Events)
 		}
@@ -491,8 +510,8 @@ func (r *Reader) readEvents(s *Stats) {
 	}
 }
 
-func readEventCounts(f *kfile.File, dst *EventCounts) error {
-	b, err := f.Read()
+func (r *Reader) readEventCounts(f *kfile.File, dst *EventCounts) error {
+	b, err := r.readFile(f, true)
 	if err == nil {
 		err = ParseEvents(f.Path(), b, dst)
 	}
@@ -508,7 +527,7 @@ func (r *Reader) readPSI(s *Stats) {
 	if r.psi == nil {
 		return
 	}
-	b, err := r.psi.Read()
+	b, err := r.readFile(r.psi, true)
 	if err == nil {
 		err = ParsePSI(r.psi.Path(), b, &s.PSI)
 	}

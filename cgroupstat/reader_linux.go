@@ -17,7 +17,7 @@ func open(o options) (_ *Reader, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{loc: loc, memTotal: o.memTotal, hierLimit: Unlimited, hierMemsw: Unlimited}
+	r := &Reader{fs: o.fs, loc: loc, memTotal: o.memTotal, hierLimit: Unlimited, hierMemsw: Unlimited}
 	defer func() {
 		if err != nil {
 			r.Close() // whatever was opened before the failure

@@ -200,6 +200,23 @@ func (r Root) Open(path string, size int) (*File, error) {
 	return &File{f: f, fd: newSysFD(f), path: path, buf: make([]byte, size)}, nil
 }
 
+// Reopen opens f's path again, as Open does, and swaps the new descriptor
+// in, keeping f's buffer: for a kernel file that was removed and may be
+// back (memory.pressure, which the kernel removes while PSI is off for the
+// cgroup: reads through the old descriptor then fail with ENODEV). On
+// failure f is left as it was.
+func (r Root) Reopen(f *File) error {
+	nf, err := r.openRegular(f.path)
+	if err != nil {
+		return err
+	}
+	if f.f != nil {
+		f.f.Close()
+	}
+	f.f, f.fd = nf, newSysFD(nf)
+	return nil
+}
+
 // ReadOnce reads the whole file at path, which must lie under r, with one
 // open (cold paths), opened as Open does. max bounds the size (0: 1 MiB): a
 // larger file is a *ParseError, found before more than max+1 bytes are
