@@ -241,3 +241,43 @@ func TestResolveInRoot(t *testing.T) {
 		t.Errorf("loop: %v, want ELOOP", err)
 	}
 }
+
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "memory.pressure")
+	if err := os.WriteFile(p, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := NewRoot(dir)
+	f, err := r.Open(p, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Replaced by a new file: the old descriptor still reads the old one.
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reopen(f); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Reopen of a missing file: %v", err)
+	}
+	if b, err := f.Read(); err != nil || string(b) != "old\n" {
+		t.Fatalf("after a failed Reopen: %q, %v", b, err)
+	}
+	if err := os.WriteFile(p, []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reopen(f); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := f.Read(); err != nil || string(b) != "new\n" {
+		t.Fatalf("after Reopen: %q, %v", b, err)
+	}
+	if err := unix.Mkfifo(p+".fifo", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := &File{path: p + ".fifo"}
+	if err := r.Reopen(g); !errors.Is(err, ErrNotRegular) {
+		t.Fatalf("Reopen of a FIFO: %v", err)
+	}
+}
