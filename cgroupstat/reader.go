@@ -395,7 +395,8 @@ func (r *Reader) readSwap(s *Stats, usage, rawLimit uint64) error {
 }
 
 // ReadFull does ReadCheap and also reads memory.stat, the event counters and
-// PSI. It does not allocate in steady state. Like ReadCheap it fails only
+// PSI. It does not allocate in steady state (a part that keeps failing
+// allocates its error on each read). Like ReadCheap it fails only
 // when the usage or a limit cannot be read: a failure of memory.stat, the
 // event files or PSI makes that part unknown, with the reason in s.Errs.
 func (r *Reader) ReadFull(s *Stats) error {
