@@ -653,6 +653,12 @@ func FuzzAttribute(f *testing.F) {
 					Kernel: kernel, Sock: slab / 2, SlabReclaimable: slab, FileDirty: dirty, FileWriteback: dirty,
 					Present: cgroupstat.StatAnon | cgroupstat.StatFile | cgroupstat.StatShmem | cgroupstat.StatKernel |
 						cgroupstat.StatSock | cgroupstat.StatSlabReclaimable}
+				if flags&64 != 0 {
+					st.Stat.Present |= cgroupstat.StatActiveFile | cgroupstat.StatInactiveFile
+				}
+			}
+			if flags&128 != 0 {
+				st.Errs[cgroupstat.PartWorkingSet] = errors.New("no inactive_file")
 			}
 			s.Cgroup = CgroupStats{ViewStatus: ViewStatus{Available: true}, Stats: st}
 		}
@@ -683,6 +689,21 @@ func FuzzAttribute(f *testing.F) {
 		}
 		if h := a.Headroom; h.HasLimit && (h.Limit >= 1<<62 || h.UsagePercent < 0) {
 			t.Fatalf("headroom %+v", h)
+		}
+		// No NaN or infinity reaches a snapshot: its JSON never fails.
+		h := a.Headroom
+		for _, x := range []float64{h.UsagePercent, h.WorkingSetPercent} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				t.Fatalf("headroom %+v", h)
+			}
+		}
+		if (h.HasUsagePercent || h.HasWorkingSetPercent) && (!h.HasLimit || h.Limit == 0) ||
+			h.HasWorkingSetPercent && flags&128 != 0 {
+			t.Fatalf("percentages without a base: %+v", h)
+		}
+		s.Attribution = a
+		if _, err := s.MarshalJSON(); err != nil {
+			t.Fatalf("MarshalJSON: %v", err)
 		}
 	})
 }

@@ -41,6 +41,16 @@ func schemaCases(t *testing.T) map[string]*Snapshot {
 		Shed: ShedSignal{Bytes: 64 * mi, WontFit: true, Reason: "live heap above the budget"},
 	}
 	cases["v2-actions"] = &acted
+
+	// Parts that failed on a v1 cgroup, read by hand (their errors are
+	// strings; the values of stat and failcnt are the last good ones).
+	deg := *cases["v1-limit"]
+	errs := &deg.Cgroup.Stats.Errs
+	for _, p := range []cgroupstat.Part{cgroupstat.PartSwap, cgroupstat.PartStat, cgroupstat.PartEventsLocal, cgroupstat.PartFailcnt} {
+		errs[p] = errors.New("read " + p.String() + ": no such device")
+	}
+	deg.Attribution = Attribute(&deg)
+	cases["v1-parts-failed"] = &deg
 	return cases
 }
 

@@ -27,7 +27,10 @@ func (s *Snapshot) Verdict() string {
 		if a.Headroom.HasLimit {
 			c := fmt.Sprintf("usage is %.1f%% of limit (%s of %s)", a.Headroom.UsagePercent,
 				FormatBytes(st.Usage), FormatBytes(a.Headroom.Limit))
-			if st.Full {
+			if !a.Headroom.HasUsagePercent { // a limit of 0
+				c = fmt.Sprintf("usage %s at a limit of %s", FormatBytes(st.Usage), FormatBytes(a.Headroom.Limit))
+			}
+			if st.Full && a.Headroom.HasWorkingSetPercent {
 				c += fmt.Sprintf(", working set %.1f%%", a.Headroom.WorkingSetPercent)
 			}
 			cl = append(cl, c)
@@ -37,6 +40,8 @@ func (s *Snapshot) Verdict() string {
 		if a.Headroom.HasHigh && a.Headroom.ToHigh < 0 {
 			cl = append(cl, fmt.Sprintf("%s above memory.high (throttled)", formatSigned(-a.Headroom.ToHigh)))
 		}
+	case s.Process.Available && s.Cgroup.NoLimit():
+		cl = append(cl, fmt.Sprintf("no memory limit (no cgroup below the root accounts for this process); RSS %s", FormatBytes(s.Process.RSS())))
 	case s.Process.Available:
 		cl = append(cl, fmt.Sprintf("no memory cgroup; RSS %s", FormatBytes(s.Process.RSS())))
 	default:
@@ -122,7 +127,11 @@ func (s *Snapshot) WriteText(w io.Writer) error {
 		row("usage", FormatBytes(st.Usage), "")
 		h := &s.Attribution.Headroom
 		if h.HasLimit {
-			row("limit", FormatBytes(h.Limit), fmt.Sprintf("%.1f%% used, %s to the limit", h.UsagePercent, formatSigned(h.ToLimit)))
+			note := formatSigned(h.ToLimit) + " to the limit"
+			if h.HasUsagePercent {
+				note = fmt.Sprintf("%.1f%% used, %s", h.UsagePercent, note)
+			}
+			row("limit", FormatBytes(h.Limit), note)
 		} else {
 			row("limit", "none", "")
 		}
@@ -132,10 +141,12 @@ func (s *Snapshot) WriteText(w io.Writer) error {
 			row("high", "none", "")
 		}
 		wsNote := "usage − inactive_file"
-		if h.HasLimit {
+		if h.HasWorkingSetPercent {
 			wsNote = fmt.Sprintf("%.1f%% of limit", h.WorkingSetPercent)
 		}
-		row("working set", FormatBytes(st.WorkingSet), wsNote)
+		if st.HasWorkingSet() {
+			row("working set", FormatBytes(st.WorkingSet), wsNote)
+		}
 		if st.HasPeak {
 			row("peak", FormatBytes(st.Peak), "")
 		}
@@ -150,15 +161,25 @@ func (s *Snapshot) WriteText(w io.Writer) error {
 			ev := &st.Events
 			note := ""
 			if st.Version == cgroupstat.V1 {
-				note = fmt.Sprintf("failcnt %d (includes harmless cache reclaim)", ev.Failcnt)
+				note = "failcnt unknown"
+				if ev.HasFailcnt {
+					note = fmt.Sprintf("failcnt %d (includes harmless cache reclaim)", ev.Failcnt)
+				}
 			} else {
 				note = fmt.Sprintf("oom %d, max %d, high %d", ev.OOM, ev.Max, ev.High)
 			}
 			if ev.HasEvents {
 				row("oom kills", fmt.Sprint(ev.OOMKill), note)
+			} else if ev.HasFailcnt {
+				row("failcnt", fmt.Sprint(ev.Failcnt), "includes harmless cache reclaim")
 			}
 			if st.PSI.Source != cgroupstat.PSINone {
 				row("pressure some", fmt.Sprintf("%.2f%%", st.PSI.Some.Avg10), fmt.Sprintf("avg10 (%s); full %.2f%%", st.PSI.Source, st.PSI.Full.Avg10))
+			}
+		}
+		for p, err := range st.Errs {
+			if err != nil {
+				row(cgroupstat.Part(p).String(), partState(st, cgroupstat.Part(p)), err.Error())
 			}
 		}
 	} else {

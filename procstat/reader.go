@@ -2,7 +2,6 @@ package procstat
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -16,13 +15,18 @@ type Option func(*options)
 
 type options struct {
 	root     string
+	fs       kfile.Root
 	pid      int
 	pidSet   bool
 	pageSize int
 }
 
 // WithRoot resolves /proc under dir instead of "/" (an empty dir means "/"),
-// for fixture trees such as testdata/<name>/proc/self/statm.
+// for fixture trees such as testdata/<name>/proc/self/statm. Resolution is
+// contained in dir as in a chroot: a symbolic link, absolute or relative,
+// resolves inside it, and ".." stops at it. Every file is opened
+// non-blocking and must be a regular file (a FIFO or a device in place of
+// /proc/meminfo is refused with a *NotRegularError naming it).
 func WithRoot(dir string) Option {
 	return func(o *options) { o.root = dir }
 }
@@ -58,6 +62,7 @@ type Reader struct {
 	closed   bool
 	pageSize uint64
 
+	fs      kfile.Root
 	statm   *kfile.File
 	status  *kfile.File
 	smaps   *kfile.File
@@ -70,7 +75,8 @@ type Reader struct {
 }
 
 // ResetPeakError reports that the peak RSS (VmHWM) could not be reset
-// through clear_refs. Err is the underlying *os.PathError; errors.Is works
+// through clear_refs. Err is the underlying *os.PathError (or a
+// *NotRegularError when clear_refs is not a regular file); errors.Is works
 // with fs.ErrPermission and syscall errnos such as EACCES, EROFS or EINVAL
 // (kernels before 4.0 do not know the "5" command).
 type ResetPeakError struct {
@@ -102,9 +108,8 @@ func resolve(opts []Option) (options, string, error) {
 		}
 		pid = strconv.Itoa(o.pid)
 	}
-	if o.root == "" {
-		o.root = "/"
-	}
+	o.fs = kfile.NewRoot(o.root)
+	o.root = o.fs.Dir()
 	return o, filepath.Join(o.root, "proc", pid), nil
 }
 
@@ -183,7 +188,7 @@ func (r *Reader) lazy(fp **kfile.File, path string, size int) (*kfile.File, erro
 		return nil, ErrClosed
 	}
 	if *fp == nil {
-		f, err := kfile.Open(path, size)
+		f, err := r.fs.Open(path, size)
 		if err != nil {
 			return nil, err
 		}
@@ -229,15 +234,7 @@ func (r *Reader) ResetPeakRSS() error {
 	if r.closed || r.statm == nil {
 		return ErrClosed
 	}
-	f, err := os.OpenFile(r.clearRefsPath, os.O_WRONLY, 0)
-	if err != nil {
-		return &ResetPeakError{Path: r.clearRefsPath, Err: err}
-	}
-	_, err = f.Write([]byte("5"))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := r.fs.WriteOnce(r.clearRefsPath, []byte("5")); err != nil {
 		return &ResetPeakError{Path: r.clearRefsPath, Err: err}
 	}
 	return nil
