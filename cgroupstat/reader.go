@@ -156,8 +156,10 @@ func (r *Reader) readFile(f *kfile.File, opt bool) ([]byte, error) {
 	if err == nil || !opt {
 		return b, err
 	}
-	var pe *ParseError
-	if errors.As(err, &pe) || r.fs.Reopen(f) != nil {
+	// kfile.File.Read returns its errors unwrapped: a type assertion, not
+	// errors.As, which would link internal/reflectlite into every program
+	// (scripts/binsize.sh).
+	if _, parse := err.(*ParseError); parse || r.fs.Reopen(f) != nil {
 		return nil, err
 	}
 	return f.Read()
