@@ -39,7 +39,7 @@ func NewRoot(dir string) Root {
 	if dir == "" || dir == "/" {
 		return Root{}
 	}
-	if abs, err := filepath.Abs(dir); err == nil {
+	if abs, err := absPath(dir); err == nil {
 		dir = abs
 	}
 	dir = filepath.Clean(dir)
@@ -113,7 +113,7 @@ func (r Root) rel(op, path string) (string, error) {
 	if r.dir == "" {
 		// The real root: a relative path is relative to the working
 		// directory, as for any open.
-		abs, err := filepath.Abs(path)
+		abs, err := absPath(path)
 		if err != nil || !filepath.IsAbs(abs) {
 			return "", &os.PathError{Op: op, Path: path, Err: ErrOutsideRoot}
 		}

@@ -84,3 +84,6 @@ func (r Root) lstat(path string) (fs.FileMode, error) {
 	}
 	return fi.Mode().Type(), nil
 }
+
+// absPath is filepath.Abs (see the unix version for why it is wrapped).
+func absPath(p string) (string, error) { return filepath.Abs(p) }
