@@ -11,11 +11,10 @@ import (
 )
 
 func newOptions(opts []Option) options {
-	o := options{root: "/"}
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	o.fs = kfile.NewRoot(o.root)
 	o.root = o.fs.Dir()
 	return o
 }

@@ -9,8 +9,8 @@ import (
 )
 
 type options struct {
-	root     string
-	fs       kfile.Root // root, resolved (newOptions)
+	root     string     // fs.Dir() (newOptions)
+	fs       kfile.Root // the real root unless WithRoot
 	memTotal uint64
 }
 
@@ -27,7 +27,11 @@ type Option func(*options)
 // absolute link /x means dir/x; ".." stops at dir; /proc magic links are
 // refused): openat2 with RESOLVE_IN_ROOT on Linux 5.6+, the same walk in
 // user space where openat2 is missing or filtered.
-func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
+func WithRoot(dir string) Option {
+	// Only here, so that the containment code (kfile.NewRoot) is linked
+	// only into programs that use WithRoot: 12.5 KB of binary.
+	return func(o *options) { o.fs = kfile.NewRoot(dir) }
+}
 
 // WithMemTotal sets the host memory size used to treat too-large limits as
 // unlimited, instead of reading MemTotal from <root>/proc/meminfo.

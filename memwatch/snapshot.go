@@ -250,11 +250,11 @@ func newSampler(o samplerConfig) (*Sampler, error) {
 		return nil, fmt.Errorf("memwatch: root %s is not a directory", o.root)
 	}
 	s := &Sampler{cfg: o, goR: newGoReader(o.exactMemStats)}
-	s.proc, s.procErr = procstat.Open(procstat.WithRoot(o.root))
+	s.proc, s.procErr = procstat.Open(o.procOpts()...)
 	if s.procErr != nil {
 		s.proc = nil
 	}
-	s.cg, s.cgErr = cgroupstat.Open(cgroupstat.WithRoot(o.root))
+	s.cg, s.cgErr = cgroupstat.Open(o.cgOpts()...)
 	if s.cgErr != nil {
 		s.cg = nil
 	} else {
@@ -514,7 +514,7 @@ func (s *Sampler) readMembers(snap *Snapshot) {
 	if !snap.Cgroup.Available {
 		return
 	}
-	m, err := cgroupstat.ReadMembers(s.loc, maxMembers, cgroupstat.WithRoot(s.cfg.root))
+	m, err := cgroupstat.ReadMembers(s.loc, maxMembers, s.cfg.cgOpts()...)
 	if err == nil {
 		snap.Cgroup.Members = &m
 	}

@@ -32,7 +32,7 @@ func (r Root) openFile(op, path string, flags int) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	fd, err := openIn(r.dir, rel, flags)
+	fd, err := r.openIn(rel, flags)
 	if err != nil {
 		return nil, &os.PathError{Op: op, Path: path, Err: err}
 	}
@@ -64,7 +64,7 @@ func (r Root) statFlags(op, path string, flags int) (fs.FileMode, error) {
 	if err != nil {
 		return 0, err
 	}
-	fd, err := openIn(r.dir, rel, flags)
+	fd, err := r.openIn(rel, flags)
 	if err == unix.ELOOP && flags&unix.O_NOFOLLOW != 0 {
 		return fs.ModeSymlink, nil // without O_PATH support for links (BSD)
 	}
@@ -149,6 +149,18 @@ func getwd() (string, error) {
 		}
 		return wd, nil
 	}
+}
+
+// opener opens rel under dir, contained in dir, with flags.
+type opener func(dir, rel string, flags int) (int, error)
+
+// openIn opens rel under r with flags: contained under a root made by
+// NewRoot, plainly under the real root.
+func (r Root) openIn(rel string, flags int) (int, error) {
+	if r.in == nil {
+		return openPlain("/"+rel, flags)
+	}
+	return r.in(r.dir, rel, flags)
 }
 
 // openPlain opens an absolute path with flags, retrying on EINTR.
