@@ -5,11 +5,9 @@ import (
 	"fmt"
 
 	"github.com/go-memwatch/memwatch/internal/kfile"
-	"github.com/go-memwatch/memwatch/internal/readset"
 )
 
 type options struct {
-	root     string     // fs.Dir() (newOptions)
 	fs       kfile.Root // the real root unless WithRoot
 	memTotal uint64
 }
@@ -242,16 +240,10 @@ func subSat(a, b uint64) uint64 {
 	return a - b
 }
 
-// The benchmarks of package memwatch time preading these files alone (see
-// package readset).
-func init() {
-	readset.Cgroup = func(r any, full bool, dst []*kfile.File) []*kfile.File {
-		return r.(*Reader).appendFiles(dst, full)
-	}
-}
-
 // appendFiles appends the files ReadCheap (full false) or ReadFull (full
 // true) re-reads, in the order they read them. Keep it beside the two.
+//
+//lint:ignore U1000 memwatch's floor benchmarks pull it in by go:linkname (readset_test.go).
 func (r *Reader) appendFiles(dst []*kfile.File, full bool) []*kfile.File {
 	if r.closed {
 		return dst
