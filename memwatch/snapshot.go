@@ -3,7 +3,6 @@ package memwatch
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
@@ -244,9 +243,9 @@ func NewSampler(opts ...SamplerOption) (*Sampler, error) {
 }
 
 func newSampler(o samplerConfig) (*Sampler, error) {
-	if fi, err := os.Stat(o.root); err != nil {
+	if dir, err := statDir(o.root); err != nil {
 		return nil, fmt.Errorf("memwatch: root: %w", err)
-	} else if !fi.IsDir() {
+	} else if !dir {
 		return nil, fmt.Errorf("memwatch: root %s is not a directory", o.root)
 	}
 	s := &Sampler{cfg: o, goR: newGoReader(o.exactMemStats)}
