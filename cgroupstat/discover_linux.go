@@ -11,12 +11,10 @@ import (
 )
 
 func newOptions(opts []Option) options {
-	o := options{root: "/"}
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
-	o.fs = kfile.NewRoot(o.root)
-	o.root = o.fs.Dir()
 	return o
 }
 
@@ -29,7 +27,7 @@ func (o *options) under(p string) string { return o.fs.Join(p) }
 const maxMountinfo = 8 << 20
 
 // discover is the portable part of Discover: it only reads files under
-// o.root, so fixture trees drive it on any system.
+// o.fs, so fixture trees drive it on any system.
 func discover(o options) (Location, error) {
 	cgFile := o.under("/proc/self/cgroup")
 	b, err := o.fs.ReadOnce(cgFile, 0)

@@ -5,12 +5,10 @@ import (
 	"fmt"
 
 	"github.com/go-memwatch/memwatch/internal/kfile"
-	"github.com/go-memwatch/memwatch/internal/readset"
 )
 
 type options struct {
-	root     string
-	fs       kfile.Root // root, resolved (newOptions)
+	fs       kfile.Root // the real root unless WithRoot
 	memTotal uint64
 }
 
@@ -27,7 +25,11 @@ type Option func(*options)
 // absolute link /x means dir/x; ".." stops at dir; /proc magic links are
 // refused): openat2 with RESOLVE_IN_ROOT on Linux 5.6+, the same walk in
 // user space where openat2 is missing or filtered.
-func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
+func WithRoot(dir string) Option {
+	// Only here, so that the containment code (kfile.NewRoot) is linked
+	// only into programs that use WithRoot: 12.5 KB of binary.
+	return func(o *options) { o.fs = kfile.NewRoot(dir) }
+}
 
 // WithMemTotal sets the host memory size used to treat too-large limits as
 // unlimited, instead of reading MemTotal from <root>/proc/meminfo.
@@ -238,16 +240,10 @@ func subSat(a, b uint64) uint64 {
 	return a - b
 }
 
-// The benchmarks of package memwatch time preading these files alone (see
-// package readset).
-func init() {
-	readset.Cgroup = func(r any, full bool, dst []*kfile.File) []*kfile.File {
-		return r.(*Reader).appendFiles(dst, full)
-	}
-}
-
 // appendFiles appends the files ReadCheap (full false) or ReadFull (full
 // true) re-reads, in the order they read them. Keep it beside the two.
+//
+//lint:ignore U1000 memwatch's floor benchmarks pull it in by go:linkname (readset_test.go).
 func (r *Reader) appendFiles(dst []*kfile.File, full bool) []*kfile.File {
 	if r.closed {
 		return dst

@@ -8,6 +8,9 @@ import (
 	"os"
 	"time"
 	"unsafe"
+
+	"github.com/go-memwatch/memwatch/cgroupstat"
+	"github.com/go-memwatch/memwatch/procstat"
 )
 
 // Each entry point takes the options that mean something to it, so that a
@@ -37,6 +40,12 @@ type samplerConfig struct {
 	// root is the directory under which /proc and /sys are resolved ("/" in
 	// production; a fixture tree in tests).
 	root string
+	// procRoot and cgRoot are the readers' WithRoot options, set only by
+	// WithRoot (nil: the real root), so that a program that never calls
+	// WithRoot does not link the containment code of the readers' roots
+	// (12.5 KB of binary).
+	procRoot procstat.Option
+	cgRoot   cgroupstat.Option
 	// exactMemStats makes every Sample also call runtime.ReadMemStats.
 	exactMemStats bool
 }
@@ -117,6 +126,22 @@ func defaultWatcherConfig() watcherConfig {
 	}
 }
 
+// procOpts returns the procstat options of c: its root, if any.
+func (c *samplerConfig) procOpts() []procstat.Option {
+	if c.procRoot == nil {
+		return nil
+	}
+	return []procstat.Option{c.procRoot}
+}
+
+// cgOpts returns the cgroupstat options of c: its root, if any.
+func (c *samplerConfig) cgOpts() []cgroupstat.Option {
+	if c.cgRoot == nil {
+		return nil
+	}
+	return []cgroupstat.Option{c.cgRoot}
+}
+
 func buildSamplerConfig(opts []SamplerOption) samplerConfig {
 	c := defaultSamplerConfig()
 	for _, o := range opts {
@@ -183,7 +208,10 @@ func buildWatcherConfig(opts []WatcherOption) (watcherConfig, error) {
 // dir, like a chroot. The default is "/". Tests point it at fixture trees
 // copied from real kernels; the Go runtime view is always the live one.
 func WithRoot(dir string) SamplerOption {
-	return samplerOption(func(c *samplerConfig) { c.root = dir })
+	return samplerOption(func(c *samplerConfig) {
+		c.root = dir
+		c.procRoot, c.cgRoot = procstat.WithRoot(dir), cgroupstat.WithRoot(dir)
+	})
 }
 
 // WithExactMemStats makes each Sample also call [runtime.ReadMemStats] and

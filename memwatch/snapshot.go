@@ -3,7 +3,6 @@ package memwatch
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
@@ -244,17 +243,17 @@ func NewSampler(opts ...SamplerOption) (*Sampler, error) {
 }
 
 func newSampler(o samplerConfig) (*Sampler, error) {
-	if fi, err := os.Stat(o.root); err != nil {
+	if dir, err := statDir(o.root); err != nil {
 		return nil, fmt.Errorf("memwatch: root: %w", err)
-	} else if !fi.IsDir() {
+	} else if !dir {
 		return nil, fmt.Errorf("memwatch: root %s is not a directory", o.root)
 	}
 	s := &Sampler{cfg: o, goR: newGoReader(o.exactMemStats)}
-	s.proc, s.procErr = procstat.Open(procstat.WithRoot(o.root))
+	s.proc, s.procErr = procstat.Open(o.procOpts()...)
 	if s.procErr != nil {
 		s.proc = nil
 	}
-	s.cg, s.cgErr = cgroupstat.Open(cgroupstat.WithRoot(o.root))
+	s.cg, s.cgErr = cgroupstat.Open(o.cgOpts()...)
 	if s.cgErr != nil {
 		s.cg = nil
 	} else {
@@ -514,7 +513,7 @@ func (s *Sampler) readMembers(snap *Snapshot) {
 	if !snap.Cgroup.Available {
 		return
 	}
-	m, err := cgroupstat.ReadMembers(s.loc, maxMembers, cgroupstat.WithRoot(s.cfg.root))
+	m, err := cgroupstat.ReadMembers(s.loc, maxMembers, s.cfg.cgOpts()...)
 	if err == nil {
 		snap.Cgroup.Members = &m
 	}

@@ -31,6 +31,12 @@ import (
 // and cgroupfs files are all regular files.
 type Root struct {
 	dir string // absolute and clean; "" means "/"
+	// in opens a path relative to dir contained in it (unix: openat2 or
+	// the user-space walk); nil for the real root. Only NewRoot sets it,
+	// so a program that reads the real root through the zero Root and
+	// never calls NewRoot does not link the containment code (12.5 KB of
+	// binary in an auto program).
+	in opener
 }
 
 // NewRoot returns the root at dir, made absolute; "" and "/" are the real
@@ -39,14 +45,14 @@ func NewRoot(dir string) Root {
 	if dir == "" || dir == "/" {
 		return Root{}
 	}
-	if abs, err := filepath.Abs(dir); err == nil {
+	if abs, err := absPath(dir); err == nil {
 		dir = abs
 	}
 	dir = filepath.Clean(dir)
 	if dir == "/" {
 		return Root{}
 	}
-	return Root{dir: dir}
+	return Root{dir: dir, in: openContained}
 }
 
 // Dir returns the root directory ("/" for the real root).
@@ -113,7 +119,7 @@ func (r Root) rel(op, path string) (string, error) {
 	if r.dir == "" {
 		// The real root: a relative path is relative to the working
 		// directory, as for any open.
-		abs, err := filepath.Abs(path)
+		abs, err := absPath(path)
 		if err != nil || !filepath.IsAbs(abs) {
 			return "", &os.PathError{Op: op, Path: path, Err: ErrOutsideRoot}
 		}

@@ -15,11 +15,8 @@ var noOpenat2 atomic.Bool
 // pathFlags open a path only to fstat it.
 const pathFlags = unix.O_RDONLY | unix.O_NONBLOCK | unix.O_CLOEXEC | unix.O_NOCTTY
 
-// openIn opens rel under dir ("" = the real root) with flags, resolving
-// links inside dir in user space.
-func openIn(dir, rel string, flags int) (int, error) {
-	if dir == "" {
-		return openPlain("/"+rel, flags)
-	}
+// openContained opens rel under dir with flags, resolving links inside dir
+// in user space.
+func openContained(dir, rel string, flags int) (int, error) {
 	return openResolved(dir, rel, flags)
 }

@@ -14,13 +14,10 @@ const pathFlags = unix.O_PATH | unix.O_CLOEXEC
 // space.
 var noOpenat2 atomic.Bool
 
-// openIn opens rel under dir ("" = the real root) with flags: with openat2
-// and RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS under a test root, so that no
-// "..", symbolic link or /proc magic link leads out of it.
-func openIn(dir, rel string, flags int) (int, error) {
-	if dir == "" {
-		return openPlain("/"+rel, flags)
-	}
+// openContained opens rel under dir with flags: with openat2 and
+// RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, so that no "..", symbolic link or
+// /proc magic link leads out of it.
+func openContained(dir, rel string, flags int) (int, error) {
 	if !noOpenat2.Load() {
 		d, err := openPlain(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
 		if err != nil {

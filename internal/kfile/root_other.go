@@ -84,3 +84,11 @@ func (r Root) lstat(path string) (fs.FileMode, error) {
 	}
 	return fi.Mode().Type(), nil
 }
+
+// absPath is filepath.Abs (see the unix version for why it is wrapped).
+func absPath(p string) (string, error) { return filepath.Abs(p) }
+
+// opener is unused here: every root resolves in user space.
+type opener func()
+
+var openContained opener
