@@ -3,6 +3,7 @@ package memwatch
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -375,7 +376,11 @@ func TestHostileRootsRead(t *testing.T) {
 // TestNoLimitView: a process in the cgroup v2 root has no memory limit: the
 // cgroup view says so, as an expected absence, not a failure.
 func TestNoLimitView(t *testing.T) {
-	root := fixture.Copy(t, "../cgroupstat/testdata/v2-nolimit")
+	const src = "../cgroupstat/testdata/v2-nolimit"
+	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+		t.Skip("the cgroupstat fixtures are not here: the test binary runs away from the sources (the QEMU VM ships this package's testdata only)")
+	}
+	root := fixture.Copy(t, src)
 	write(t, filepath.Join(root, "proc/self/cgroup"), "0::/\n")
 	snap, err := Read(WithRoot(root))
 	if err != nil {
