@@ -3,7 +3,10 @@
 package memwatch
 
 import (
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -58,9 +61,14 @@ func TestNonGoMmap(t *testing.T) {
 	}
 	if before.Cgroup.Available && after.Cgroup.Available {
 		// memory.usage_in_bytes / memory.current are fresh; the charge is
-		// batched per CPU, so allow a little slack.
-		if d := int64(after.Cgroup.Stats.Usage) - int64(before.Cgroup.Stats.Usage); d < 56<<20 {
+		// batched per CPU, so allow a little slack. Other processes of a
+		// shared cgroup move its usage too: then the growth is only logged.
+		d := int64(after.Cgroup.Stats.Usage) - int64(before.Cgroup.Stats.Usage)
+		switch n := cgroupProcs(after.Cgroup.Location.Dir); {
+		case n == 1 && d < 56<<20:
 			t.Errorf("cgroup usage grew by %d MiB, want ≥ 56 MiB", d>>20)
+		case n != 1:
+			t.Logf("cgroup usage grew by %d MiB; %d processes share the cgroup, not checked", d>>20, n)
 		}
 		if after.Attribution.Base != BaseCgroup {
 			t.Errorf("base %v with a cgroup view", after.Attribution.Base)
@@ -69,4 +77,13 @@ func TestNonGoMmap(t *testing.T) {
 		t.Logf("no cgroup view: %v", after.Cgroup.Err)
 	}
 	runtime.KeepAlive(mem)
+}
+
+// cgroupProcs counts the processes in a cgroup directory (-1: unknown).
+func cgroupProcs(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return -1
+	}
+	return strings.Count(string(b), "\n")
 }

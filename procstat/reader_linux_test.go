@@ -323,6 +323,11 @@ func TestResetPeakRSSFixture(t *testing.T) {
 	if err := r.ResetPeakRSS(); err != nil {
 		t.Fatal(err)
 	}
+	// Readable to check what was written: root reads a write-only file,
+	// other users (an unprivileged go test) need the permission.
+	if err := os.Chmod(clearRefs, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if b, err := os.ReadFile(clearRefs); err != nil || string(b) != "5" {
 		t.Fatalf("clear_refs holds %q, %v; want \"5\"", b, err)
 	}

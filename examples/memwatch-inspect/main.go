@@ -8,6 +8,22 @@
 //
 // With -root, the Go runtime view is this command's own (a fixture holds
 // only kernel files).
+//
+// # Exit status
+//
+//	0  the snapshot was printed and every view read cleanly, or is merely
+//	   unsupported here (no memory cgroup, as on a laptop; not Linux)
+//	1  usage or I/O error, nothing useful printed: a bad flag, a -root that
+//	   is not a directory, output that could not be written, a -url that did
+//	   not answer with a snapshot
+//	2  partial: the snapshot was printed as far as it could be read, but a
+//	   view failed (a kernel file missing, unreadable or malformed); the
+//	   reasons are on standard error and in the output ("unavailable: ..."
+//	   in the text, cgroup.error / process.error / host.error in the JSON)
+//
+// A bad kernel file is never status 1: what could be read is printed and the
+// status is 2. With -url the status says whether the service answered; how
+// its views read is in what it answered.
 package main
 
 import (
@@ -25,18 +41,69 @@ import (
 	"github.com/go-memwatch/memwatch/memwatch"
 )
 
-func main() {
-	fs := flag.NewFlagSet("memwatch-inspect", flag.ExitOnError)
+// Exit statuses (see the package documentation).
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitPartial = 2
+)
+
+func main() { os.Exit(mainStatus(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// mainStatus is main without the process: it parses args, runs, reports
+// the error on stderr and returns the exit status.
+func mainStatus(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitError // the flag package has printed the error and the usage
+	}
+	err = run(context.Background(), stdout, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "memwatch-inspect:", err)
+	}
+	return exitStatus(err)
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("memwatch-inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	cfg := config{}
 	fs.StringVar(&cfg.root, "root", "/", "resolve /proc and /sys/fs/cgroup under this directory")
 	fs.StringVar(&cfg.url, "url", "", "fetch the snapshot from a service's memwatch handler instead")
 	fs.BoolVar(&cfg.json, "json", false, "print JSON instead of the human rendering")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "HTTP timeout for -url")
-	fs.Parse(os.Args[1:])
-	if err := run(context.Background(), os.Stdout, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "memwatch-inspect:", err)
-		os.Exit(1)
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
 	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(stderr, "memwatch-inspect:", err)
+		fs.Usage()
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// partialError is returned by run when the snapshot was printed but a view
+// failed for a reason other than being unsupported (Snapshot.Err).
+type partialError struct{ err error }
+
+func (e *partialError) Error() string { return "partial snapshot: " + e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
+
+// exitStatus maps run's error to the exit status.
+func exitStatus(err error) int {
+	var p *partialError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &p):
+		return exitPartial
+	}
+	return exitError
 }
 
 type config struct {
@@ -60,9 +127,17 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 			return err
 		}
 		_, err = fmt.Fprintf(out, "%s\n", b)
+		if err != nil {
+			return err
+		}
+	} else if err := s.WriteText(out); err != nil {
 		return err
 	}
-	return s.WriteText(out)
+	// Printed: now say whether every view read (unsupported ones are fine).
+	if err := s.Err(); err != nil {
+		return &partialError{err}
+	}
+	return nil
 }
 
 // fetch asks the handler for the requested format (it serves both) and
