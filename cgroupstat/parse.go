@@ -41,6 +41,9 @@ func (l *CgroupLine) Has(controller string) bool {
 
 const deletedSuffix = " (deleted)"
 
+// maxCgroupPath is PATH_MAX: no cgroup path the kernel prints is longer.
+const maxCgroupPath = 4096
+
 // ParseProcCgroup parses b, the content of the /proc/<pid>/cgroup file
 // named file, into *out (reusing its storage). Blank lines are skipped. A
 // trailing slash on a path is dropped ("/foo/" is "/foo", as some emulated
@@ -87,6 +90,13 @@ func ParseProcCgroup(file string, b []byte, out *[]CgroupLine) error {
 		}
 		if !strings.HasPrefix(path, "/") {
 			err = kfile.Errorf(file, n, "cgroup path %s is not absolute", kfile.Quote(line[j+1:]))
+			return false
+		}
+		if len(path) > maxCgroupPath {
+			// The kernel prints at most PATH_MAX bytes; a longer path is not
+			// from a kernel, and walking its ancestors would take time
+			// proportional to its length squared.
+			err = kfile.Errorf(file, n, "cgroup path of %d bytes, longer than PATH_MAX (%d)", len(path), maxCgroupPath)
 			return false
 		}
 		if p := strings.TrimRight(path, "/"); p != "" {
