@@ -22,9 +22,30 @@
 //	full     memory.stat, memory.events(.local),   memory.stat, failcnt, oom_control,
 //	         memory.pressure                       kmem.usage_in_bytes, cgroup2 memory.pressure
 //
-// PSI falls back to /proc/pressure/memory. Optional files that are missing
-// are reported absent (HasPeak, HasSwap, HasLocal, HasEvents, PSINone), never
-// as zeros; a file that disappears after Open fails the read, naming it.
+// ReadMembers, a cold path for people, also reads D's cgroup.procs and
+// /proc/<pid>/comm of a few of its processes.
+//
+// PSI falls back to /proc/pressure/memory.
+//
+// Usage and the limits are what a reading needs: a failure of one of those
+// files fails the read, naming the file. Every other part is optional and
+// degrades alone (see Part and Stats.Errs): a file that is missing where
+// the kernel may lack it (memory.peak, swap accounting, memory.events.local,
+// PSI) is reported absent (HasPeak, HasSwap, HasLocal, PSINone), never as
+// zeros; a file that fails to open, read or parse, or a memory.stat without
+// inactive_file, makes only the fields that need it unknown, with the
+// reason in Stats.Errs.
+//
+// A number no kernel can print is an error, not a reading: a usage or
+// counter file saying "max" or a value at or above 2^63 (only limit files
+// may say "max"), a key repeated in a key-value file. Every file is opened
+// non-blocking and must be a regular file (a FIFO or a device in its place
+// is refused), reads are bounded (1 MiB, 8 MiB for mountinfo), and under
+// WithRoot no path leaves the root (see WithRoot).
+//
+// A process whose memory no cgroup below the root accounts for (the v2 root
+// cgroup, or a v2 hierarchy without the memory controller) has no memory
+// limit: Discover and Open report it as ErrNoLimit, with the reason.
 //
 // Discovery, Open and the Reader exist on Linux only (elsewhere they return
 // ErrUnsupported); the exported parsers are pure and portable.
@@ -32,6 +53,7 @@ package cgroupstat
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 
@@ -51,7 +73,29 @@ var (
 	// example "/../sibling" from another cgroup namespace); reading would
 	// return a wrong cgroup's numbers.
 	ErrOutsideMount = errors.New("cgroupstat: cgroup path lies outside the visible cgroupfs mount")
+	// ErrNoLimit: nothing below the root cgroup accounts for the process's
+	// memory, so no memory limit applies to it: it is in the root cgroup
+	// (cgroup v2 has no memory.current or memory.max there), or the memory
+	// controller is not enabled on its cgroup2 hierarchy (cgroup.controllers
+	// lacks "memory": booted with cgroup_disable=memory, or the controller
+	// is bound to a v1 hierarchy that is not mounted). It wraps ErrNoCgroup,
+	// so errors.Is(err, ErrNoCgroup) holds too.
+	ErrNoLimit error = noLimitError{}
 )
+
+type noLimitError struct{}
+
+func (noLimitError) Error() string { return "cgroupstat: no memory limit applies" }
+func (noLimitError) Unwrap() error { return ErrNoCgroup }
+
+// NotRegularError reports a path that is not a regular file where a kernel
+// file was expected (a FIFO, a device, a socket or a directory): it is
+// refused before any read, so that it can neither block nor feed an endless
+// stream. errors.Is(err, ErrNotRegular) matches it.
+type NotRegularError = kfile.NotRegularError
+
+// ErrNotRegular is matched by every *NotRegularError.
+var ErrNotRegular = kfile.ErrNotRegular
 
 // ParseError reports malformed content in a kernel file: the file, the line
 // and the reason. Use errors.As to inspect it.
@@ -192,21 +236,80 @@ type EventCounts struct {
 }
 
 // Events are the cgroup's memory event counters. HasEvents reports whether
-// the main counter file (v2 memory.events, v1 memory.oom_control) exists;
-// when it does not, the counters are absent, not zero. On v2, the hierarchical
+// the main counter file (v2 memory.events, v1 memory.oom_control) was read;
+// when it was not, the counters are absent, not zero. On v2, the hierarchical
 // counters are in EventCounts and the cgroup-only ones in Local. On v1, OOMKill
 // comes from memory.oom_control (kernel 4.13+), UnderOOM and OOMKillDisable
 // too, and Failcnt from memory.failcnt (which also counts harmless reclaim of
-// page cache at the limit: it is not an OOM sign).
+// page cache at the limit: it is not an OOM sign), whether or not
+// memory.oom_control could be read (HasFailcnt).
 type Events struct {
 	EventCounts
 	Local          EventCounts
 	HasLocal       bool
 	HasEvents      bool
 	Failcnt        uint64
+	HasFailcnt     bool
 	UnderOOM       bool
 	OOMKillDisable bool
 }
+
+// Part is an optional part of a Stats: a group of fields that come from one
+// kernel file (or, for the working set, from one memory.stat key) and that
+// are unknown together when it fails. Stats.Errs is indexed by Part.
+type Part uint8
+
+// The optional parts.
+const (
+	// PartWorkingSet: WorkingSet, which needs inactive_file from
+	// memory.stat (Stats.HasWorkingSet).
+	PartWorkingSet Part = iota
+	// PartPeak: Peak, from memory.peak or memory.max_usage_in_bytes (HasPeak).
+	PartPeak
+	// PartSwap: SwapUsage and SwapLimit, from memory.swap.current and
+	// memory.swap.max, or memory.memsw.* (HasSwap).
+	PartSwap
+	// PartStat: Stat, from memory.stat (Stat.Present).
+	PartStat
+	// PartKernel: Stat.Kernel on v1, from memory.kmem.usage_in_bytes.
+	PartKernel
+	// PartEvents: the counters of v2 memory.events, or v1
+	// memory.oom_control's OOMKill, UnderOOM and OOMKillDisable (HasEvents).
+	PartEvents
+	// PartEventsLocal: Events.Local, from v2 memory.events.local (HasLocal).
+	PartEventsLocal
+	// PartFailcnt: Events.Failcnt, from v1 memory.failcnt (HasFailcnt).
+	PartFailcnt
+	// PartPSI: PSI, from the pressure file (PSI.Source).
+	PartPSI
+	// NumParts is the number of parts.
+	NumParts
+)
+
+var partNames = [NumParts]string{
+	PartWorkingSet:  "working_set",
+	PartPeak:        "peak",
+	PartSwap:        "swap",
+	PartStat:        "stat",
+	PartKernel:      "kernel",
+	PartEvents:      "events",
+	PartEventsLocal: "events_local",
+	PartFailcnt:     "failcnt",
+	PartPSI:         "psi",
+}
+
+// String returns the part's snake_case name ("working_set", "stat",
+// "events_local"...).
+func (p Part) String() string {
+	if p < NumParts {
+		return partNames[p]
+	}
+	return "invalid"
+}
+
+// Full reports whether the part is read by ReadFull only (memory.stat,
+// events, PSI), not by ReadCheap.
+func (p Part) Full() bool { return p >= PartStat && p < NumParts }
 
 // MemStat is the memory.stat breakdown in bytes, mapped to v2 names. On v1 the
 // hierarchical total_* fields are used. Fields a kernel does not report stay
@@ -281,7 +384,9 @@ type Stats struct {
 	Usage uint64
 	// WorkingSet is max(0, Usage - InactiveFile): what cAdvisor, kubectl top
 	// and kubelet eviction use. ReadCheap computes it with the InactiveFile of
-	// the last full read.
+	// the last full read that had one. It is unknown (0, HasWorkingSet
+	// false) when no full read has found inactive_file in memory.stat:
+	// Errs[PartWorkingSet] says why.
 	WorkingSet uint64
 
 	// Limit is the effective hard limit (OOM point): the minimum of the own
@@ -329,7 +434,67 @@ type Stats struct {
 	PSI    PSI
 	// Full is true when Stat, Events and PSI come from a full read.
 	Full bool
+
+	// Errs holds, for each optional part, why it is unknown in this
+	// reading: the file could not be opened (it is not a regular file, for
+	// example), read (a removed cgroup answers ENODEV, PSI turned off for
+	// the cgroup EOPNOTSUPP) or parsed, or an expected file or key is
+	// missing. A part with an error reads as absent: its Has* flag false, its
+	// fields zero (PSI.Source PSINone). nil when the part was read, or is
+	// absent because the kernel does not provide it. The full-read parts'
+	// errors (Part.Full) are set by ReadFull and left alone by ReadCheap,
+	// like the fields they explain.
+	Errs [NumParts]error
 }
 
 // HasLimit reports whether a hard limit applies.
 func (s *Stats) HasLimit() bool { return s.Limit != Unlimited }
+
+// Member is a process in a cgroup (see ReadMembers).
+type Member struct {
+	// PID is the process id in the pid namespace of the /proc under the
+	// root.
+	PID int
+	// Comm is the process's command name from /proc/<pid>/comm (at most 15
+	// bytes, set by the kernel from the executable's name or by the process
+	// itself); empty when it could not be read, for example because the
+	// process exited after cgroup.procs was read.
+	Comm string
+}
+
+// Members lists the processes of a cgroup: who else is charged to it. It is
+// a cold-path reading (see ReadMembers), never part of a Stats.
+type Members struct {
+	// Count is the number of processes in the cgroup's cgroup.procs, this
+	// process included when it is one of them. Processes of its descendant
+	// cgroups are not counted, although their memory is in the cgroup's
+	// usage.
+	Count int
+	// SelfPID and ParentPID are this process's pid and its parent's, as
+	// /proc/self/status under the root gives them (the pid namespace of that
+	// /proc); 0 when it could not be read.
+	SelfPID, ParentPID int
+	// Self is true when SelfPID is one of the Count processes.
+	Self bool
+	// Others are processes of cgroup.procs other than this one, as many as
+	// ReadMembers was asked for: the parent first when it is in the cgroup
+	// (a `go run`, a shell), then the others in the file's order.
+	Others []Member
+}
+
+// HasWorkingSet reports whether WorkingSet is known: it is unless
+// Errs[PartWorkingSet] says why not (so a Stats built by hand has one).
+func (s *Stats) HasWorkingSet() bool { return s.Errs[PartWorkingSet] == nil }
+
+// Degraded returns the errors of the optional parts that could not be read
+// (Errs), joined, each prefixed with the part's name; nil when every part
+// was read or is absent. It allocates: for logs and tools, not hot paths.
+func (s *Stats) Degraded() error {
+	var errs []error
+	for p, err := range s.Errs {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", Part(p), err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -12,30 +11,28 @@ import (
 )
 
 func newOptions(opts []Option) options {
-	o := options{root: "/"}
+	var o options
 	for _, opt := range opts {
 		opt(&o)
-	}
-	if o.root == "" {
-		o.root = "/"
 	}
 	return o
 }
 
 // under joins a path shown by the kernel (absolute in the process's view)
 // to the configured root.
-func (o *options) under(p string) string { return filepath.Join(o.root, p) }
+func (o *options) under(p string) string { return o.fs.Join(p) }
+
+// maxMountinfo bounds /proc/self/mountinfo: a line is about 150 bytes, so
+// this is some 50000 mounts, beyond any real host.
+const maxMountinfo = 8 << 20
 
 // discover is the portable part of Discover: it only reads files under
-// o.root, so fixture trees drive it on any system.
+// o.fs, so fixture trees drive it on any system.
 func discover(o options) (Location, error) {
-	if abs, err := filepath.Abs(o.root); err == nil {
-		o.root = abs
-	}
 	cgFile := o.under("/proc/self/cgroup")
-	b, err := kfile.ReadOnce(cgFile)
+	b, err := o.fs.ReadOnce(cgFile, 0)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) && noEntry(o, cgFile) {
 			return Location{}, &DiscoveryError{File: cgFile, Reason: "missing (no cgroup support in the kernel, or /proc not mounted)", Err: ErrNoCgroup}
 		}
 		return Location{}, &DiscoveryError{File: cgFile, Reason: "cannot read", Err: err}
@@ -64,7 +61,7 @@ func discover(o options) (Location, error) {
 	loc.Path, loc.Deleted = memLine.Path, memLine.Deleted
 
 	miFile := o.under("/proc/self/mountinfo")
-	b, err = kfile.ReadOnce(miFile)
+	b, err = o.fs.ReadOnce(miFile, maxMountinfo)
 	if err != nil {
 		return Location{}, &DiscoveryError{File: miFile, Reason: "cannot read", Err: err}
 	}
@@ -98,7 +95,7 @@ func discover(o options) (Location, error) {
 	loc.MountRoot = m.Root
 	loc.Dir = filepath.Join(loc.MountPoint, rel)
 	loc.ReadOnly = m.ReadOnly()
-	loc.AncestorsHidden = m.Root != "/" || !isHierarchyRoot(loc.Version, loc.MountPoint)
+	loc.AncestorsHidden = m.Root != "/" || !isHierarchyRoot(o, loc.Version, loc.MountPoint)
 
 	switch {
 	case loc.Version == V2:
@@ -110,27 +107,82 @@ func discover(o options) (Location, error) {
 	}
 
 	if loc.Version == V2 && !loc.Deleted {
-		// Without the memory controller enabled in its parent, a cgroup2
-		// cgroup has no memory.* interface files and its charges go to the
-		// nearest ancestor that has them: read that one. A directory that
-		// does not exist at all (removed since /proc/self/cgroup was read) is
-		// left alone so that Open fails naming it.
-		if isDir(loc.Dir) {
-			d := loc.Dir
-			for !exists(filepath.Join(d, "memory.current")) {
-				if d == loc.MountPoint || filepath.Dir(d) == d {
-					reason := "the memory controller is not enabled for this cgroup or any visible ancestor"
-					if isHierarchyRoot(V2, d) {
-						reason += " (the root cgroup has no memory.current: nothing limits this process)"
-					}
-					return Location{}, &DiscoveryError{File: filepath.Join(loc.Dir, "memory.current"), Reason: reason, Err: ErrNoCgroup}
-				}
-				d = filepath.Dir(d)
-			}
-			loc.Dir = d
+		d, err := memoryDir(o, &loc)
+		if err != nil {
+			return Location{}, err
 		}
+		loc.Dir = d
 	}
 	return loc, nil
+}
+
+// memoryDir returns the cgroup2 directory whose memory files account for
+// the process: its own cgroup when the memory controller is enabled there,
+// else the nearest ancestor that has it (a cgroup2 cgroup without the
+// controller has no memory.* interface files, and the kernel charges its
+// memory to that ancestor). Whether a cgroup has the controller is read from
+// its cgroup.controllers (the controllers its parent enabled for it; the
+// root's lists those the hierarchy has), or, where that file is missing (an
+// emulated cgroupfs), from the presence of memory.current.
+//
+// Reaching the hierarchy's root means no cgroup below it accounts for the
+// process: ErrNoLimit, nothing limits it. Reaching the top of a mount that
+// is not the hierarchy root (a cgroup namespace) means the accounting
+// ancestor is invisible: ErrNoCgroup. A directory that does not exist at all
+// (removed since /proc/self/cgroup was read) is left alone so that Open
+// fails naming it.
+func memoryDir(o options, loc *Location) (string, error) {
+	d := loc.Dir
+	if !o.fs.IsDir(d) {
+		return d, nil
+	}
+	for {
+		if isHierarchyRoot(o, V2, d) {
+			reason := "the process is in the root cgroup, which has no memory.current or memory.max: nothing limits it"
+			if d != loc.Dir {
+				reason = "the memory controller is not enabled for this cgroup or any ancestor below the root: nothing limits it"
+			}
+			if has, known := controllersHave(o, d, "memory"); known && !has {
+				reason = "the cgroup2 hierarchy has no memory controller (cgroup.controllers of the root lacks memory): nothing limits it"
+			}
+			return "", &DiscoveryError{File: filepath.Join(loc.Dir, "memory.current"), Reason: reason, Err: ErrNoLimit}
+		}
+		has, known := controllersHave(o, d, "memory")
+		if !known {
+			has = o.fs.Exists(filepath.Join(d, "memory.current"))
+		}
+		if has {
+			return d, nil
+		}
+		if d == loc.MountPoint || filepath.Dir(d) == d {
+			return "", &DiscoveryError{File: filepath.Join(d, "cgroup.controllers"),
+				Reason: "the memory controller is not enabled for this cgroup or any visible ancestor (its memory is charged to an ancestor hidden by the mount)",
+				Err:    ErrNoCgroup}
+		}
+		d = filepath.Dir(d)
+	}
+}
+
+// controllersHave reports whether dir's cgroup.controllers lists ctrl, and
+// whether the file could be read at all.
+func controllersHave(o options, dir, ctrl string) (has, known bool) {
+	b, err := o.fs.ReadOnce(filepath.Join(dir, "cgroup.controllers"), 0)
+	if err != nil {
+		return false, false
+	}
+	for f, rest := kfile.NextField(b); len(f) > 0; f, rest = kfile.NextField(rest) {
+		if kfile.Equal(f, ctrl) {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+// noEntry reports whether nothing at all is at path (not even a link that
+// leads nowhere).
+func noEntry(o options, path string) bool {
+	_, err := o.fs.Lstat(path)
+	return errors.Is(err, fs.ErrNotExist)
 }
 
 // pickMount chooses the mount serving version v for the cgroup path and
@@ -179,23 +231,6 @@ func relPath(root, path string) (string, bool) {
 	return "", false
 }
 
-// cleanAbs reports whether p is absolute with no empty, "." or ".."
-// component (a single trailing slash only for "/").
-func cleanAbs(p string) bool {
-	if !strings.HasPrefix(p, "/") {
-		return false
-	}
-	if p == "/" {
-		return true
-	}
-	for _, c := range strings.Split(p[1:], "/") {
-		if c == "" || c == "." || c == ".." {
-			return false
-		}
-	}
-	return true
-}
-
 func mountRoots(mounts []Mount, v Version) string {
 	var s []string
 	for i := range mounts {
@@ -211,19 +246,9 @@ func mountRoots(mounts []Mount, v Version) string {
 // hierarchy, by the files the kernel creates only there (v1:
 // cgroup.sane_behavior, release_agent) or everywhere but there (v2:
 // cgroup.type, cgroup.events).
-func isHierarchyRoot(v Version, dir string) bool {
+func isHierarchyRoot(o options, v Version, dir string) bool {
 	if v == V1 {
-		return exists(filepath.Join(dir, "cgroup.sane_behavior")) || exists(filepath.Join(dir, "release_agent"))
+		return o.fs.Exists(filepath.Join(dir, "cgroup.sane_behavior")) || o.fs.Exists(filepath.Join(dir, "release_agent"))
 	}
-	return !exists(filepath.Join(dir, "cgroup.type")) && !exists(filepath.Join(dir, "cgroup.events"))
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
-}
-
-func isDir(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
+	return !o.fs.Exists(filepath.Join(dir, "cgroup.type")) && !o.fs.Exists(filepath.Join(dir, "cgroup.events"))
 }

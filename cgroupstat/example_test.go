@@ -16,6 +16,9 @@ func ExampleOpen() {
 	// cgroup namespace) stands in for "/".
 	r, err := cgroupstat.Open(cgroupstat.WithRoot("testdata/docker-v1-container"))
 	switch {
+	case errors.Is(err, cgroupstat.ErrNoLimit):
+		fmt.Println("no memory limit applies:", err) // the root cgroup, or no memory controller
+		return
 	case errors.Is(err, cgroupstat.ErrNoCgroup), errors.Is(err, cgroupstat.ErrUnsupported):
 		fmt.Println("no memory cgroup: nothing to watch")
 		return
@@ -45,10 +48,13 @@ func ExampleReader_ReadFull() {
 
 	var s cgroupstat.Stats // reuse it: reads fill it in place without allocating
 	if err := r.ReadFull(&s); err != nil {
-		log.Fatal(err)
+		log.Fatal(err) // the usage or a limit: the cgroup cannot be judged
+	}
+	if err := s.Degraded(); err != nil {
+		log.Print(err) // optional parts unknown, each with its reason
 	}
 	const mib = 1 << 20
-	if s.HasLimit() {
+	if s.HasLimit() && s.Limit > 0 && s.HasWorkingSet() {
 		fmt.Printf("limit %d MiB, working set %.1f MiB (%.0f%% of the limit)\n",
 			s.Limit/mib, float64(s.WorkingSet)/mib, 100*float64(s.WorkingSet)/float64(s.Limit))
 	}

@@ -89,7 +89,7 @@ var fxCases = []fxCase{
 				Kernel:            1052672, // memory.kmem.usage_in_bytes
 				HierarchicalLimit: 268435456, HierarchicalMemswLimit: fxV1NoLimit,
 				Present: fxV1Present | cgroupstat.StatKernel},
-			Events: cgroupstat.Events{EventCounts: cgroupstat.EventCounts{OOMKill: 1}, HasEvents: true}, // the capture's OOM victim
+			Events: cgroupstat.Events{EventCounts: cgroupstat.EventCounts{OOMKill: 1}, HasEvents: true, HasFailcnt: true}, // the capture's OOM victim
 			PSI: cgroupstat.PSI{Source: cgroupstat.PSICgroup, // unified/mwfix/memory.pressure
 				Some: cgroupstat.PSILine{Avg10: 0.95, Avg60: 0.19, Avg300: 0.04, Total: 144653},
 				Full: cgroupstat.PSILine{Avg10: 0.95, Avg60: 0.19, Avg300: 0.04, Total: 144653}},
@@ -116,7 +116,7 @@ var fxCases = []fxCase{
 				ActiveFile: 118784, InactiveFile: 462848, FileDirty: 483328, Kernel: 1114112,
 				HierarchicalLimit: 268435456, HierarchicalMemswLimit: fxV1NoLimit,
 				Present: fxV1Present | cgroupstat.StatKernel},
-			Events: cgroupstat.Events{EventCounts: cgroupstat.EventCounts{OOMKill: 1}, HasEvents: true},
+			Events: cgroupstat.Events{EventCounts: cgroupstat.EventCounts{OOMKill: 1}, HasEvents: true, HasFailcnt: true},
 			PSI: cgroupstat.PSI{Source: cgroupstat.PSIHost, // no cgroup2 mount: proc/pressure/memory
 				Some: cgroupstat.PSILine{Avg10: 1.35, Avg60: 0.33, Avg300: 0.07, Total: 339067},
 				Full: cgroupstat.PSILine{Avg10: 0.30, Avg60: 0.09, Avg300: 0.01, Total: 136083}},
@@ -142,7 +142,7 @@ var fxCases = []fxCase{
 				ActiveFile: 32768, InactiveFile: 8687616, FileDirty: 8720384, Kernel: 1650688,
 				HierarchicalLimit: 134217728, HierarchicalMemswLimit: fxV1NoLimit,
 				Present: fxV1Present | cgroupstat.StatKernel},
-			Events: cgroupstat.Events{HasEvents: true},
+			Events: cgroupstat.Events{HasEvents: true, HasFailcnt: true},
 			PSI: cgroupstat.PSI{Source: cgroupstat.PSIHost,
 				Some: cgroupstat.PSILine{Avg10: 1.35, Avg60: 0.33, Avg300: 0.07, Total: 339067},
 				Full: cgroupstat.PSILine{Avg10: 0.30, Avg60: 0.09, Avg300: 0.01, Total: 136083}},
@@ -165,7 +165,7 @@ var fxCases = []fxCase{
 				ActiveFile: 77824, InactiveFile: 8806400, FileDirty: 8876032, Kernel: 1486848,
 				HierarchicalLimit: 134217728, HierarchicalMemswLimit: fxV1NoLimit,
 				Present: fxV1Present | cgroupstat.StatKernel},
-			Events: cgroupstat.Events{HasEvents: true},
+			Events: cgroupstat.Events{HasEvents: true, HasFailcnt: true},
 			PSI: cgroupstat.PSI{Source: cgroupstat.PSIHost,
 				Some: cgroupstat.PSILine{Avg10: 1.35, Avg60: 0.33, Avg300: 0.07, Total: 339067},
 				Full: cgroupstat.PSILine{Avg10: 0.30, Avg60: 0.09, Avg300: 0.01, Total: 136083}},
@@ -189,7 +189,7 @@ var fxCases = []fxCase{
 				ActiveFile: 122880, InactiveFile: 8916992, FileDirty: 9031680, Kernel: 1527808,
 				HierarchicalLimit: 134217728, HierarchicalMemswLimit: fxV1NoLimit,
 				Present: fxV1Present | cgroupstat.StatKernel},
-			Events: cgroupstat.Events{HasEvents: true},
+			Events: cgroupstat.Events{HasEvents: true, HasFailcnt: true},
 			PSI: cgroupstat.PSI{Source: cgroupstat.PSIHost,
 				Some: cgroupstat.PSILine{Avg10: 1.35, Avg60: 0.33, Avg300: 0.07, Total: 339067},
 				Full: cgroupstat.PSILine{Avg10: 0.30, Avg60: 0.09, Avg300: 0.01, Total: 136083}},
@@ -212,7 +212,7 @@ var fxCases = []fxCase{
 				ActiveFile: 221184, InactiveFile: 9347072, FileDirty: 9560064, Kernel: 1978368,
 				HierarchicalLimit: 134217728, HierarchicalMemswLimit: fxV1NoLimit,
 				Present: fxV1Present | cgroupstat.StatKernel},
-			Events: cgroupstat.Events{HasEvents: true},
+			Events: cgroupstat.Events{HasEvents: true, HasFailcnt: true},
 			PSI: cgroupstat.PSI{Source: cgroupstat.PSIHost,
 				Some: cgroupstat.PSILine{Avg10: 1.35, Avg60: 0.33, Avg300: 0.07, Total: 339067},
 				Full: cgroupstat.PSILine{Avg10: 0.30, Avg60: 0.09, Avg300: 0.01, Total: 136083}},
@@ -234,7 +234,7 @@ var fxCases = []fxCase{
 				ActiveFile: 77824, InactiveFile: 8806400, FileDirty: 8876032,
 				HierarchicalLimit: 134217728, HierarchicalMemswLimit: fxV1NoLimit,
 				Present: fxV1Present}, // no memory.kmem.usage_in_bytes: Kernel absent
-			Events: cgroupstat.Events{HasEvents: true},
+			Events: cgroupstat.Events{HasEvents: true, HasFailcnt: true},
 			PSI:    cgroupstat.PSI{Source: cgroupstat.PSINone},
 			Full:   true},
 		files: fxV1Files("sys/fs/cgroup/memory", "", cgroupstat.PSINone),
@@ -274,8 +274,8 @@ var fxCases = []fxCase{
 				Kernel:            299008, // memory.kmem.usage_in_bytes
 				HierarchicalLimit: 268435456, HierarchicalMemswLimit: fxV1NoLimit,
 				Present: fxV1Present | cgroupstat.StatKernel},
-			Events: cgroupstat.Events{HasEvents: true},           // failcnt 0, oom_control all 0
-			PSI:    cgroupstat.PSI{Source: cgroupstat.PSICgroup}, // unified/mw/test/memory.pressure: all 0
+			Events: cgroupstat.Events{HasEvents: true, HasFailcnt: true}, // failcnt 0, oom_control all 0
+			PSI:    cgroupstat.PSI{Source: cgroupstat.PSICgroup},         // unified/mw/test/memory.pressure: all 0
 			Full:   true},
 		files: cgroupstat.Files{Usage: "sys/fs/cgroup/memory/mw/test/memory.usage_in_bytes",
 			Limit: "sys/fs/cgroup/memory/mw/test/memory.limit_in_bytes", Stat: "sys/fs/cgroup/memory/mw/test/memory.stat",
@@ -670,23 +670,34 @@ func TestLimitNormalisation(t *testing.T) {
 	}
 }
 
+// TestReadErrorsNameTheFile: bad content in a usage or limit file fails
+// the read (and Open) with a *ParseError naming it; in any other file it
+// makes only its part unknown, with the same error in Stats.Errs, and the
+// rest of the reading stays what it was.
 func TestReadErrorsNameTheFile(t *testing.T) {
+	const none = cgroupstat.NumParts // required: the read fails
 	for _, c := range []struct {
 		fixture, file, content string
 		full                   bool
+		part                   cgroupstat.Part
 	}{
-		{"docker-v1-container", "sys/fs/cgroup/memory/memory.usage_in_bytes", "12x\n", false},
-		{"docker-v1-container", "sys/fs/cgroup/memory/memory.limit_in_bytes", "\n", false},
-		{"docker-v1-container", "sys/fs/cgroup/memory/memory.memsw.usage_in_bytes", "-1\n", false},
-		{"docker-v1-container", "sys/fs/cgroup/memory/memory.stat", "cache 1\nrss\n", true},
-		{"docker-v1-container", "sys/fs/cgroup/memory/memory.stat", "cache 1\nrss 2\n", true}, // no total_inactive_file
-		{"docker-v1-container", "sys/fs/cgroup/memory/memory.oom_control", "oom_kill_disable x\n", true},
-		{"docker-v1-container", "sys/fs/cgroup/memory/memory.failcnt", "many\n", true},
-		{"docker-v1-container", "proc/pressure/memory", "some avg10=1\n", true},
-		{"v2-nested", "sys/fs/cgroup/mw/memory.max", "maximum\n", false},
-		{"v2-nested", "sys/fs/cgroup/mw/test/memory.high", "1 2\n", false},
-		{"v2-nested", "sys/fs/cgroup/mw/test/memory.events.local", "oom_kill one\n", true},
-		{"v2-nested", "sys/fs/cgroup/mw/test/memory.pressure", "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", true},
+		{"docker-v1-container", "sys/fs/cgroup/memory/memory.usage_in_bytes", "12x\n", false, none},
+		{"docker-v1-container", "sys/fs/cgroup/memory/memory.limit_in_bytes", "\n", false, none},
+		{"docker-v1-container", "sys/fs/cgroup/memory/memory.memsw.usage_in_bytes", "-1\n", false, cgroupstat.PartSwap},
+		{"docker-v1-container", "sys/fs/cgroup/memory/memory.max_usage_in_bytes", "max\n", false, cgroupstat.PartPeak},
+		{"docker-v1-container", "sys/fs/cgroup/memory/memory.stat", "cache 1\nrss\n", true, cgroupstat.PartStat},
+		{"docker-v1-container", "sys/fs/cgroup/memory/memory.oom_control", "oom_kill_disable x\n", true, cgroupstat.PartEvents},
+		{"docker-v1-container", "sys/fs/cgroup/memory/memory.failcnt", "many\n", true, cgroupstat.PartFailcnt},
+		{"docker-v1-container", "sys/fs/cgroup/memory/memory.kmem.usage_in_bytes", "18446744073709551615\n", true, cgroupstat.PartKernel},
+		{"docker-v1-container", "proc/pressure/memory", "some avg10=1\n", true, cgroupstat.PartPSI},
+		{"v2-nested", "sys/fs/cgroup/mw/memory.max", "maximum\n", false, none},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.high", "1 2\n", false, none},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.current", "max\n", false, none},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.swap.current", "9223372036854775808\n", false, cgroupstat.PartSwap},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.swap.max", "-1\n", false, cgroupstat.PartSwap},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.events", "oom 1\noom 2\n", true, cgroupstat.PartEvents},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.events.local", "oom_kill one\n", true, cgroupstat.PartEventsLocal},
+		{"v2-nested", "sys/fs/cgroup/mw/test/memory.pressure", "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", true, cgroupstat.PartPSI},
 	} {
 		t.Run(c.fixture+"/"+filepath.Base(c.file), func(t *testing.T) {
 			root := fxCopy(t, c.fixture)
@@ -695,23 +706,88 @@ func TestReadErrorsNameTheFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
+			var clean cgroupstat.Stats
+			if err := r.ReadFull(&clean); err != nil {
+				t.Fatal(err)
+			}
 			path := filepath.Join(root, c.file)
 			fxRewrite(t, path, c.content)
-			var s cgroupstat.Stats
+			s := clean
 			if c.full {
 				err = r.ReadFull(&s)
 			} else {
 				err = r.ReadCheap(&s)
 			}
 			var pe *cgroupstat.ParseError
-			if !errors.As(err, &pe) || pe.File != path {
-				t.Fatalf("err %v, want a *ParseError naming %s", err, path)
+			if c.part == none {
+				if !errors.As(err, &pe) || pe.File != path {
+					t.Fatalf("err %v, want a *ParseError naming %s", err, path)
+				}
+				// The same content makes Open fail too.
+				if _, err := cgroupstat.Open(cgroupstat.WithRoot(root)); !errors.As(err, &pe) || pe.File != path {
+					t.Errorf("Open: err %v, want a *ParseError naming %s", err, path)
+				}
+				return
 			}
-			// The same content makes Open fail too.
-			if _, err := cgroupstat.Open(cgroupstat.WithRoot(root)); !errors.As(err, &pe) || pe.File != path {
-				t.Errorf("Open: err %v, want a *ParseError naming %s", err, path)
+			if err != nil {
+				t.Fatalf("a bad %s failed the read: %v", c.part, err)
+			}
+			if !errors.As(s.Errs[c.part], &pe) || pe.File != path {
+				t.Errorf("Errs[%s] = %v, want a *ParseError naming %s", c.part, s.Errs[c.part], path)
+			}
+			for p, e := range s.Errs {
+				if cgroupstat.Part(p) != c.part && e != nil {
+					t.Errorf("Errs[%s] = %v; only %s failed", cgroupstat.Part(p), e, c.part)
+				}
+			}
+			if s.Usage != clean.Usage || s.Limit != clean.Limit || s.High != clean.High || s.WorkingSet != clean.WorkingSet {
+				t.Errorf("usage, limits, working set changed: %+v, was %+v", s, clean)
+			}
+			fxCheckPartUnknown(t, &s, c.part)
+			if err := s.Degraded(); err == nil || !strings.Contains(err.Error(), c.part.String()+": ") {
+				t.Errorf("Degraded() = %v", err)
+			}
+			// Open succeeds with the part unknown.
+			r2, err := cgroupstat.Open(cgroupstat.WithRoot(root))
+			if err != nil {
+				t.Fatalf("Open with a bad %s: %v", c.part, err)
+			}
+			defer r2.Close()
+			var s2 cgroupstat.Stats
+			if err := r2.ReadFull(&s2); err != nil || !errors.As(s2.Errs[c.part], &pe) {
+				t.Errorf("after Open: %v, Errs[%s] = %v", err, c.part, s2.Errs[c.part])
 			}
 		})
+	}
+}
+
+// fxCheckPartUnknown checks that part reads as absent in s: its flag false,
+// its fields zero.
+func fxCheckPartUnknown(t *testing.T, s *cgroupstat.Stats, part cgroupstat.Part) {
+	t.Helper()
+	var bad bool
+	switch part {
+	case cgroupstat.PartWorkingSet:
+		bad = s.HasWorkingSet() || s.WorkingSet != 0
+	case cgroupstat.PartPeak:
+		bad = s.HasPeak || s.Peak != 0
+	case cgroupstat.PartSwap:
+		bad = s.HasSwap || s.SwapUsage != 0 || s.SwapLimit != 0
+	case cgroupstat.PartStat:
+		bad = s.Stat.Present&^cgroupstat.StatKernel != 0 || s.Stat.Anon != 0
+	case cgroupstat.PartKernel:
+		bad = s.Stat.Present&cgroupstat.StatKernel != 0 || s.Stat.Kernel != 0
+	case cgroupstat.PartEvents:
+		bad = s.Events.HasEvents || s.Events.EventCounts != (cgroupstat.EventCounts{}) || s.Events.UnderOOM || s.Events.OOMKillDisable
+	case cgroupstat.PartEventsLocal:
+		bad = s.Events.HasLocal || s.Events.Local != (cgroupstat.EventCounts{})
+	case cgroupstat.PartFailcnt:
+		bad = s.Events.HasFailcnt || s.Events.Failcnt != 0
+	case cgroupstat.PartPSI:
+		bad = s.PSI != (cgroupstat.PSI{})
+	}
+	if bad {
+		t.Errorf("%s failed but reads as known: %+v", part, s)
 	}
 }
 
@@ -792,23 +868,43 @@ func TestDiscoverErrors(t *testing.T) {
 	}
 }
 
-func TestOpenNeedsMemTotal(t *testing.T) {
+// TestOpenWithoutMemTotal: a missing or bad proc/meminfo loses MemTotal
+// (the normalisation of limits above it) and nothing else.
+func TestOpenWithoutMemTotal(t *testing.T) {
 	root := fxCopy(t, "docker-v1-host")
-	if err := os.Remove(filepath.Join(root, "proc/meminfo")); err != nil {
+	mi := filepath.Join(root, "proc/meminfo")
+	if err := os.Remove(mi); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cgroupstat.Open(cgroupstat.WithRoot(root)); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Open without meminfo: %v, want a not-exist error", err)
-	}
-	r, err := cgroupstat.Open(cgroupstat.WithRoot(root), cgroupstat.WithMemTotal(fxMemTotal))
+	r, err := cgroupstat.Open(cgroupstat.WithRoot(root))
 	if err != nil {
+		t.Fatalf("Open without meminfo: %v", err)
+	}
+	var s cgroupstat.Stats
+	if err := r.ReadFull(&s); err != nil || s.Usage == 0 || !s.HasLimit() || s.Degraded() != nil {
+		t.Errorf("ReadFull without meminfo: %+v, %v", s, err)
+	}
+	if r.MemTotal() != 0 || !errors.Is(r.MemTotalErr(), fs.ErrNotExist) {
+		t.Errorf("MemTotal %d, %v; want 0 and a not-exist error", r.MemTotal(), r.MemTotalErr())
+	}
+	r.Close()
+	r, err = cgroupstat.Open(cgroupstat.WithRoot(root), cgroupstat.WithMemTotal(fxMemTotal))
+	if err != nil || r.MemTotal() != fxMemTotal || r.MemTotalErr() != nil {
 		t.Fatalf("Open WithMemTotal: %v", err)
 	}
 	r.Close()
-	fxWrite(t, root, map[string]string{"proc/meminfo": "MemFree: 1 kB\n"})
-	var pe *cgroupstat.ParseError
-	if _, err := cgroupstat.Open(cgroupstat.WithRoot(root)); !errors.As(err, &pe) {
-		t.Errorf("Open with a meminfo without MemTotal: %v, want *ParseError", err)
+	for _, content := range []string{"MemFree: 1 kB\n", "MemTotal: 1 kB\nMemTotal: 2 kB\n", "MemTotal: 18014398509481984 kB\n"} {
+		fxWrite(t, root, map[string]string{"proc/meminfo": content})
+		r, err := cgroupstat.Open(cgroupstat.WithRoot(root))
+		if err != nil {
+			t.Errorf("meminfo %q: Open: %v", content, err)
+			continue
+		}
+		var pe *cgroupstat.ParseError
+		if r.MemTotal() != 0 || !errors.As(r.MemTotalErr(), &pe) || pe.File != mi {
+			t.Errorf("meminfo %q: MemTotal %d, %v; want a *ParseError naming it", content, r.MemTotal(), r.MemTotalErr())
+		}
+		r.Close()
 	}
 }
 

@@ -16,3 +16,10 @@ func Open(opts ...Option) (*Reader, error) {
 	_, err := Discover(opts...)
 	return nil, err
 }
+
+// ReadMembers lists the processes of a cgroup. Cgroups exist only on Linux:
+// here it returns a *DiscoveryError wrapping ErrUnsupported.
+func ReadMembers(loc Location, max int, opts ...Option) (Members, error) {
+	_, err := Discover(opts...)
+	return Members{}, err
+}

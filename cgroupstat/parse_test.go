@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
@@ -409,4 +410,19 @@ func BenchmarkParsePSI(b *testing.B) {
 	benchParse(b, "testdata/v2-child-256m/sys/fs/cgroup/mw/test/memory.pressure", func(file string, data []byte) error {
 		return cgroupstat.ParsePSI(file, data, &p)
 	})
+}
+
+// TestParseProcCgroupLongPath: a path longer than PATH_MAX is no kernel's
+// and is refused at once (walking its 70000 ancestors hung discovery).
+func TestParseProcCgroupLongPath(t *testing.T) {
+	var out []cgroupstat.CgroupLine
+	b := []byte("4:memory:" + strings.Repeat("/a", 70000) + "\n")
+	err := cgroupstat.ParseProcCgroup("cgroup", b, &out)
+	var pe *cgroupstat.ParseError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "PATH_MAX") {
+		t.Fatalf("err %v, want a ParseError about PATH_MAX", err)
+	}
+	if err := cgroupstat.ParseProcCgroup("cgroup", []byte("4:memory:"+strings.Repeat("/a", 2000)+"\n"), &out); err != nil {
+		t.Fatalf("a 4000-byte path: %v", err)
+	}
 }

@@ -5,11 +5,10 @@ import (
 	"fmt"
 
 	"github.com/go-memwatch/memwatch/internal/kfile"
-	"github.com/go-memwatch/memwatch/internal/readset"
 )
 
 type options struct {
-	root     string
+	fs       kfile.Root // the real root unless WithRoot
 	memTotal uint64
 }
 
@@ -18,7 +17,19 @@ type Option func(*options)
 
 // WithRoot resolves every path (/proc/..., /sys/fs/cgroup/...) under dir, like a
 // chroot. The default is "/".
-func WithRoot(dir string) Option { return func(o *options) { o.root = dir } }
+//
+// The containment is real, so that a fixture tree cannot make the readers
+// report another directory's numbers: paths from mountinfo and
+// /proc/self/cgroup with "." or ".." components are refused (ErrOutsideMount
+// or a *ParseError), and every open resolves symbolic links inside dir (an
+// absolute link /x means dir/x; ".." stops at dir; /proc magic links are
+// refused): openat2 with RESOLVE_IN_ROOT on Linux 5.6+, the same walk in
+// user space where openat2 is missing or filtered.
+func WithRoot(dir string) Option {
+	// Only here, so that the containment code (kfile.NewRoot) is linked
+	// only into programs that use WithRoot: 12.5 KB of binary.
+	return func(o *options) { o.fs = kfile.NewRoot(dir) }
+}
 
 // WithMemTotal sets the host memory size used to treat too-large limits as
 // unlimited, instead of reading MemTotal from <root>/proc/meminfo.
@@ -61,14 +72,17 @@ type chainFile struct {
 // Reader reads one memory cgroup repeatedly. It is not safe for concurrent use.
 //
 // Open opens every file once; ReadCheap and ReadFull re-read them with pread
-// at offset 0 into buffers the Reader owns and do not allocate. A file that
-// existed at Open and then fails to read (the cgroup was removed: the kernel
-// returns ENODEV) makes the read fail with an error naming that file; the
-// Stats are then incomplete and must not be used.
+// at offset 0 into buffers the Reader owns and do not allocate. A usage or
+// limit file that existed at Open and then fails to read (the cgroup was
+// removed: the kernel returns ENODEV) makes the read fail with an error
+// naming that file; the Stats are then incomplete and must not be used. Any
+// other file that fails makes only its part unknown (Stats.Errs).
 type Reader struct {
-	loc      Location
-	memTotal uint64
-	files    Files
+	fs          kfile.Root
+	loc         Location
+	memTotal    uint64
+	memTotalErr error
+	files       Files
 
 	usage     *kfile.File
 	limits    []chainFile // own first, then each visible ancestor up to the mount point
@@ -87,12 +101,19 @@ type Reader struct {
 	psi       *kfile.File
 	psiSource PSISource
 
+	// openErr holds, per optional part, why its file could not be opened
+	// (reported on every read of that part).
+	openErr [NumParts]error
+
 	// State carried from the last full read.
-	inactiveFile uint64
-	hierLimit    uint64 // v1 hierarchical_memory_limit, raw
-	hierMemsw    uint64 // v1 hierarchical_memsw_limit, raw
-	hierSeen     bool
-	closed       bool
+	inactiveFile  uint64
+	hasInactive   bool   // inactiveFile is known
+	wsErr         error  // why it is not
+	errNoInactive error  // the ParseError for a memory.stat without inactive_file, made once
+	hierLimit     uint64 // v1 hierarchical_memory_limit, raw
+	hierMemsw     uint64 // v1 hierarchical_memsw_limit, raw
+	hierSeen      bool
+	closed        bool
 }
 
 // errClosed is returned by reads after Close.
@@ -101,8 +122,15 @@ var errClosed = errors.New("cgroupstat: reader is closed")
 // Location returns where the cgroup was found.
 func (r *Reader) Location() Location { return r.loc }
 
-// MemTotal returns the host memory size in bytes used for normalisation.
+// MemTotal returns the host memory size in bytes used for normalisation
+// (WithMemTotal, or MemTotal of <root>/proc/meminfo), or 0 when it is
+// unknown: then only the 2^62 rule makes a limit "none" (MemTotalErr says
+// why).
 func (r *Reader) MemTotal() uint64 { return r.memTotal }
+
+// MemTotalErr returns why MemTotal is unknown (proc/meminfo missing,
+// unreadable or without MemTotal), or nil.
+func (r *Reader) MemTotalErr() error { return r.memTotalErr }
 
 // Files returns the paths of the kernel files in use.
 func (r *Reader) Files() Files { return r.files }
@@ -119,9 +147,30 @@ func (r *Reader) UsageFd() int {
 	return int(r.usage.Fd())
 }
 
-// readNum reads a one-number file; "max" (v2) reads as Unlimited.
-func readNum(f *kfile.File) (uint64, error) {
+// readFile reads f. When the read of an optional file (opt) fails with an
+// I/O error, not a parse error, the file is opened again once and re-read:
+// the kernel removes memory.pressure while PSI is off for the cgroup
+// (reads through the old descriptor answer ENODEV) and recreates it when
+// PSI is back. Usage and limit files are not reopened: their failure means
+// the cgroup is gone, and a new one of the same name is not the process's.
+func (r *Reader) readFile(f *kfile.File, opt bool) ([]byte, error) {
 	b, err := f.Read()
+	if err == nil || !opt {
+		return b, err
+	}
+	// kfile.File.Read returns its errors unwrapped: a type assertion, not
+	// errors.As, which would link internal/reflectlite into every program
+	// (scripts/binsize.sh).
+	if _, parse := err.(*ParseError); parse || r.fs.Reopen(f) != nil {
+		return nil, err
+	}
+	return f.Read()
+}
+
+// readLimit reads a limit file: a number, or "max" (v2) for none, which
+// reads as Unlimited.
+func (r *Reader) readLimit(f *kfile.File, opt bool) (uint64, error) {
+	b, err := r.readFile(f, opt)
 	if err != nil {
 		return 0, err
 	}
@@ -136,12 +185,31 @@ func readNum(f *kfile.File) (uint64, error) {
 	return v, nil
 }
 
+// readCount reads a usage or counter file: a number below 2^63. Only
+// limit files may say "max", and no kernel counter reaches 2^63
+// (kfile.MaxCount): either is an impossible reading, not a huge one.
+func (r *Reader) readCount(f *kfile.File, opt bool) (uint64, error) {
+	b, err := r.readFile(f, opt)
+	if err != nil {
+		return 0, err
+	}
+	b = kfile.TrimSpace(b)
+	v, ok := kfile.ParseUint(b)
+	if !ok {
+		return 0, &ParseError{File: f.Path(), Line: 1, Reason: "want a number, got " + kfile.Quote(b)}
+	}
+	if v > kfile.MaxCount {
+		return 0, &ParseError{File: f.Path(), Line: 1, Reason: "impossible value " + kfile.Quote(b) + " (at or above 2^63)"}
+	}
+	return v, nil
+}
+
 // minChain returns the smallest value over the chain and the directory that
 // set it (the nearest one on ties).
-func minChain(c []chainFile) (uint64, string, error) {
+func (r *Reader) minChain(c []chainFile, opt bool) (uint64, string, error) {
 	v, dir := Unlimited, ""
 	for i := range c {
-		x, err := readNum(c[i].f)
+		x, err := r.readLimit(c[i].f, opt)
 		if err != nil {
 			return 0, "", err
 		}
@@ -172,22 +240,18 @@ func subSat(a, b uint64) uint64 {
 	return a - b
 }
 
-// The benchmarks of package memwatch time preading these files alone (see
-// package readset).
-func init() {
-	readset.Cgroup = func(r any, full bool, dst []*kfile.File) []*kfile.File {
-		return r.(*Reader).appendFiles(dst, full)
-	}
-}
-
 // appendFiles appends the files ReadCheap (full false) or ReadFull (full
 // true) re-reads, in the order they read them. Keep it beside the two.
+//
+//lint:ignore U1000 memwatch's floor benchmarks pull it in by go:linkname (readset_test.go).
 func (r *Reader) appendFiles(dst []*kfile.File, full bool) []*kfile.File {
 	if r.closed {
 		return dst
 	}
 	if full {
-		dst = append(dst, r.stat)
+		if r.stat != nil {
+			dst = append(dst, r.stat)
+		}
 		if r.loc.Version == V1 && r.kmem != nil {
 			dst = append(dst, r.kmem)
 		}
@@ -220,9 +284,10 @@ func (r *Reader) appendFiles(dst []*kfile.File, full bool) []*kfile.File {
 			}
 		}
 	} else {
-		dst = append(dst, r.failcnt)
-		if r.oomCtl != nil {
-			dst = append(dst, r.oomCtl)
+		for _, f := range [...]*kfile.File{r.failcnt, r.oomCtl} {
+			if f != nil {
+				dst = append(dst, f)
+			}
 		}
 	}
 	if r.psi != nil {
@@ -233,19 +298,23 @@ func (r *Reader) appendFiles(dst []*kfile.File, full bool) []*kfile.File {
 
 // ReadCheap fills usage, limits, high, peak, swap and the working set
 // (with the InactiveFile of the last full read, Open's included). It does not
-// allocate. Stat, Events and PSI are left as they were and Full is set to
-// false.
+// allocate unless an optional part fails. Stat, Events and PSI and their
+// errors are left as they were and Full is set to false. It fails only when
+// the usage or a limit cannot be read.
 func (r *Reader) ReadCheap(s *Stats) error {
 	if r.closed {
 		return errClosed
 	}
 	s.Version, s.Path, s.Full = r.loc.Version, r.loc.Path, false
-	usage, err := readNum(r.usage)
+	usage, err := r.readCount(r.usage, false)
 	if err != nil {
 		return err
 	}
 	s.Usage = usage
-	s.WorkingSet = subSat(usage, r.inactiveFile)
+	s.WorkingSet, s.Errs[PartWorkingSet] = 0, r.wsErr
+	if r.hasInactive {
+		s.WorkingSet = subSat(usage, r.inactiveFile)
+	}
 
 	raw, dir, err := r.limitRaw()
 	if err != nil {
@@ -260,40 +329,53 @@ func (r *Reader) ReadCheap(s *Stats) error {
 
 	s.High, s.HighRaw = Unlimited, Unlimited
 	if len(r.highs) > 0 {
-		h, _, err := minChain(r.highs)
+		h, _, err := r.minChain(r.highs, false)
 		if err != nil {
 			return err
 		}
 		s.HighRaw, s.High = h, r.normalize(h)
 	}
 
-	s.Peak, s.HasPeak = 0, r.peak != nil
+	s.Peak, s.HasPeak, s.Errs[PartPeak] = 0, false, r.openErr[PartPeak]
 	if r.peak != nil {
-		if s.Peak, err = readNum(r.peak); err != nil {
-			return err
+		if v, err := r.readCount(r.peak, true); err != nil {
+			s.Errs[PartPeak] = err
+		} else {
+			s.Peak, s.HasPeak = v, true
 		}
 	}
 
-	s.SwapUsage, s.SwapLimit, s.HasSwap = 0, 0, false
+	s.SwapUsage, s.SwapLimit, s.HasSwap, s.Errs[PartSwap] = 0, 0, false, r.openErr[PartSwap]
+	if err := r.readSwap(s, usage, raw); err != nil {
+		s.SwapUsage, s.SwapLimit, s.HasSwap, s.Errs[PartSwap] = 0, 0, false, err
+	}
+	return nil
+}
+
+// readSwap fills the swap fields when swap accounting is available. usage
+// and rawLimit are this reading's usage and raw hard limit (v1 memsw counts
+// memory + swap).
+func (r *Reader) readSwap(s *Stats, usage, rawLimit uint64) error {
 	switch {
 	case r.swapCur != nil: // v2
-		if s.SwapUsage, err = readNum(r.swapCur); err != nil {
-			return err
-		}
-		lim, _, err := minChain(r.swapMaxes)
+		cur, err := r.readCount(r.swapCur, true)
 		if err != nil {
 			return err
 		}
-		s.SwapLimit, s.HasSwap = lim, true
+		lim, _, err := r.minChain(r.swapMaxes, true)
+		if err != nil {
+			return err
+		}
+		s.SwapUsage, s.SwapLimit, s.HasSwap = cur, lim, true
 		if lim >= noLimitFloor {
 			s.SwapLimit = Unlimited
 		}
 	case r.memswUse != nil && r.memswLim != nil: // v1: memsw = memory + swap
-		msu, err := readNum(r.memswUse)
+		msu, err := r.readCount(r.memswUse, true)
 		if err != nil {
 			return err
 		}
-		msl, err := readNum(r.memswLim)
+		msl, err := r.readLimit(r.memswLim, true)
 		if err != nil {
 			return err
 		}
@@ -304,99 +386,155 @@ func (r *Reader) ReadCheap(s *Stats) error {
 		if msl >= noLimitFloor {
 			s.SwapLimit = Unlimited
 		} else {
-			s.SwapLimit = subSat(msl, raw)
+			s.SwapLimit = subSat(msl, rawLimit)
 		}
 	}
 	return nil
 }
 
 // ReadFull does ReadCheap and also reads memory.stat, the event counters and
-// PSI. It does not allocate in steady state.
+// PSI. It does not allocate in steady state (a part that keeps failing
+// allocates its error on each read). Like ReadCheap it fails only
+// when the usage or a limit cannot be read: a failure of memory.stat, the
+// event files or PSI makes that part unknown, with the reason in s.Errs.
 func (r *Reader) ReadFull(s *Stats) error {
 	if r.closed {
 		return errClosed
 	}
-	b, err := r.stat.Read()
-	if err != nil {
+	r.readStat(s)
+	if err := r.ReadCheap(s); err != nil {
 		return err
 	}
-	if err := ParseMemStat(r.stat.Path(), b, r.loc.Version, &s.Stat); err != nil {
-		return err
-	}
-	if s.Stat.Present&StatInactiveFile == 0 {
-		key := "inactive_file"
-		if r.loc.Version == V1 {
-			key = "total_inactive_file"
+	r.readEvents(s)
+	r.readPSI(s)
+	s.Full = true
+	return nil
+}
+
+// readStat reads memory.stat (and v1 kmem usage) into s.Stat, and keeps what
+// ReadCheap needs from it: inactive_file for the working set, the v1
+// hierarchical limits. When it fails those keep their last good values.
+func (r *Reader) readStat(s *Stats) {
+	s.Stat, s.Errs[PartStat] = MemStat{}, r.openErr[PartStat]
+	if r.stat != nil {
+		b, err := r.readFile(r.stat, true)
+		if err == nil {
+			err = ParseMemStat(r.stat.Path(), b, r.loc.Version, &s.Stat)
 		}
-		return &ParseError{File: r.stat.Path(), Reason: "no " + key + " key (needed for the working set)"}
-	}
-	r.inactiveFile = s.Stat.InactiveFile
-	if r.loc.Version == V1 {
-		if s.Stat.Present&StatHierarchicalLimit == 0 {
-			return &ParseError{File: r.stat.Path(), Reason: "no hierarchical_memory_limit key"}
+		if err != nil {
+			s.Stat, s.Errs[PartStat] = MemStat{}, err
 		}
+	}
+	switch {
+	case s.Errs[PartStat] == nil && s.Stat.Present&StatInactiveFile != 0:
+		r.inactiveFile, r.hasInactive, r.wsErr = s.Stat.InactiveFile, true, nil
+	case s.Errs[PartStat] == nil:
+		// Read, but without the key (an emulated cgroupfs): the working
+		// set is unknown, not usage.
+		if r.errNoInactive == nil {
+			key := "inactive_file"
+			if r.loc.Version == V1 {
+				key = "total_inactive_file"
+			}
+			r.errNoInactive = &ParseError{File: r.stat.Path(), Reason: "no " + key + " key (needed for the working set)"}
+		}
+		r.hasInactive, r.wsErr = false, r.errNoInactive
+	case !r.hasInactive:
+		// Never read: the working set is unknown for the same reason.
+		r.wsErr = s.Errs[PartStat]
+	}
+	if r.loc.Version != V1 {
+		return
+	}
+	if s.Errs[PartStat] == nil && s.Stat.Present&StatHierarchicalLimit != 0 {
 		r.hierLimit, r.hierSeen = s.Stat.HierarchicalLimit, true
 		r.hierMemsw = Unlimited
 		if s.Stat.Present&StatHierarchicalMemswLimit != 0 {
 			r.hierMemsw = s.Stat.HierarchicalMemswLimit
 		}
-		if r.kmem != nil {
-			if s.Stat.Kernel, err = readNum(r.kmem); err != nil {
-				return err
-			}
+	}
+	s.Errs[PartKernel] = r.openErr[PartKernel]
+	if r.kmem != nil {
+		if v, err := r.readCount(r.kmem, true); err != nil {
+			s.Errs[PartKernel] = err
+		} else {
+			s.Stat.Kernel = v
 			s.Stat.Present |= StatKernel
 		}
 	}
-	if err := r.ReadCheap(s); err != nil {
-		return err
-	}
+}
 
+// readEvents reads the event counters: v2 memory.events and
+// memory.events.local; v1 memory.failcnt and memory.oom_control, each on its
+// own.
+func (r *Reader) readEvents(s *Stats) {
 	s.Events = Events{}
 	if r.loc.Version == V2 {
+		s.Errs[PartEvents], s.Errs[PartEventsLocal] = r.openErr[PartEvents], r.openErr[PartEventsLocal]
 		if r.events != nil {
-			if b, err = r.events.Read(); err != nil {
-				return err
+			if err := r.readEventCounts(r.events, &s.Events.EventCounts); err != nil {
+				s.Errs[PartEvents] = err
+			} else {
+				s.Events.HasEvents = true
 			}
-			if err := ParseEvents(r.events.Path(), b, &s.Events.EventCounts); err != nil {
-				return err
-			}
-			s.Events.HasEvents = true
 		}
 		if r.eventsLoc != nil {
-			if b, err = r.eventsLoc.Read(); err != nil {
-				return err
+			if err := r.readEventCounts(r.eventsLoc, &s.Events.Local); err != nil {
+				s.Errs[PartEventsLocal] = err
+			} else {
+				s.Events.HasLocal = true
 			}
-			if err := ParseEvents(r.eventsLoc.Path(), b, &s.Events.Local); err != nil {
-				return err
-			}
-			s.Events.HasLocal = true
 		}
-	} else {
-		if s.Events.Failcnt, err = readNum(r.failcnt); err != nil {
-			return err
+		return
+	}
+	s.Errs[PartFailcnt], s.Errs[PartEvents] = r.openErr[PartFailcnt], r.openErr[PartEvents]
+	if r.failcnt != nil {
+		if v, err := r.readCount(r.failcnt, true); err != nil {
+			s.Errs[PartFailcnt] = err
+		} else {
+			s.Events.Failcnt, s.Events.HasFailcnt = v, true
 		}
-		if r.oomCtl != nil {
-			if b, err = r.oomCtl.Read(); err != nil {
-				return err
-			}
-			if err := ParseOOMControl(r.oomCtl.Path(), b, &s.Events); err != nil {
-				return err
-			}
+	}
+	if r.oomCtl != nil {
+		b, err := r.readFile(r.oomCtl, true)
+		if err == nil {
+			err = ParseOOMControl(r.oomCtl.Path(), b, &s.Events)
+		}
+		if err != nil {
+			s.Events.OOMKill, s.Events.UnderOOM, s.Events.OOMKillDisable = 0, false, false
+			s.Errs[PartEvents] = err
+		} else {
 			s.Events.HasEvents = true
 		}
 	}
+}
 
-	s.PSI = PSI{Source: r.psiSource}
-	if r.psi != nil {
-		if b, err = r.psi.Read(); err != nil {
-			return err
-		}
-		if err := ParsePSI(r.psi.Path(), b, &s.PSI); err != nil {
-			return err
-		}
+func (r *Reader) readEventCounts(f *kfile.File, dst *EventCounts) error {
+	b, err := r.readFile(f, true)
+	if err == nil {
+		err = ParseEvents(f.Path(), b, dst)
 	}
-	s.Full = true
-	return nil
+	if err != nil {
+		*dst = EventCounts{}
+	}
+	return err
+}
+
+// readPSI reads the pressure file chosen at Open.
+func (r *Reader) readPSI(s *Stats) {
+	s.PSI, s.Errs[PartPSI] = PSI{}, r.openErr[PartPSI]
+	if r.psi == nil {
+		return
+	}
+	b, err := r.readFile(r.psi, true)
+	if err == nil {
+		err = ParsePSI(r.psi.Path(), b, &s.PSI)
+	}
+	if err != nil {
+		s.PSI, s.Errs[PartPSI] = PSI{}, err
+		return
+	}
+	s.PSI.Source = r.psiSource
 }
 
 // Close releases the open files. It is safe to call more than once.

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/go-memwatch/memwatch/cgroupstat"
 )
 
@@ -62,8 +64,9 @@ func fxNeedV1Root(t *testing.T) string {
 // TestReaderVanishedCgroup removes a real cgroup under an open Reader: the
 // kernel answers reads of its open files with ENODEV, and the Reader must
 // report that file, not zeros. The test root points /proc/self/* at a
-// child process in the new cgroup and /sys/fs/cgroup/memory at the real
-// hierarchy (a symlink), so every read is a real kernel read.
+// child process in the new cgroup and bind-mounts the real hierarchy at
+// /sys/fs/cgroup/memory (a symbolic link would resolve inside the root, see
+// WithRoot), so every read is a real kernel read.
 func TestReaderVanishedCgroup(t *testing.T) {
 	m := fxNeedV1Root(t)
 	cg := filepath.Join(m, "mwtest-vanish-"+strconv.Itoa(os.Getpid()))
@@ -98,12 +101,18 @@ func TestReaderVanishedCgroup(t *testing.T) {
 	}
 	mi, _ := os.ReadFile("/proc/meminfo")
 	fxWrite(t, root, map[string]string{"proc/meminfo": string(mi)})
-	if err := os.MkdirAll(filepath.Join(root, "sys/fs/cgroup"), 0o755); err != nil {
+	mnt := filepath.Join(root, "sys/fs/cgroup/memory")
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(m, filepath.Join(root, "sys/fs/cgroup/memory")); err != nil {
-		t.Fatal(err)
+	if err := unix.Mount(m, mnt, "", unix.MS_BIND, ""); err != nil {
+		t.Skipf("bind mount of %s: %v", m, err)
 	}
+	defer func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	}()
 	r, err := cgroupstat.Open(cgroupstat.WithRoot(root))
 	if err != nil {
 		t.Fatal(err)
@@ -180,14 +189,14 @@ func fxOpenFds(t *testing.T) int {
 }
 
 func TestFailedOpenClosesFiles(t *testing.T) {
-	// memory.stat is opened late and parsed by the priming read: a bad one
-	// fails Open after a dozen files are open.
+	// The usage is parsed by the priming read, once every file is open: a
+	// bad one fails Open after a dozen files are open.
 	root := fxCopy(t, "hybrid")
-	fxRewrite(t, filepath.Join(root, "sys/fs/cgroup/memory/mwfix/app/memory.stat"), "cache x\n")
+	fxRewrite(t, filepath.Join(root, "sys/fs/cgroup/memory/mwfix/app/memory.usage_in_bytes"), "max\n")
 	before := fxOpenFds(t)
 	for range 20 {
 		if _, err := cgroupstat.Open(cgroupstat.WithRoot(root)); err == nil {
-			t.Fatal("Open accepted a bad memory.stat")
+			t.Fatal("Open accepted a usage of max")
 		}
 	}
 	if after := fxOpenFds(t); after > before {
@@ -203,5 +212,93 @@ func TestFailedOpenClosesFiles(t *testing.T) {
 	r.Close()
 	if after := fxOpenFds(t); after > before {
 		t.Errorf("%d descriptors left after Close", after-before)
+	}
+}
+
+// TestPSITurnedOffAtRuntime turns PSI off for a real cgroup2 cgroup
+// (cgroup.pressure 0, Linux 6.1+) under an open Reader: the kernel removes
+// memory.pressure and reads through the open descriptor fail (ENODEV on
+// 6.18). Only the PSI part becomes unknown, with that reason; turned back
+// on, the file is opened again and read.
+func TestPSITurnedOffAtRuntime(t *testing.T) {
+	m := fxNeedV1Root(t)
+	const u = "/sys/fs/cgroup/unified"
+	cg := filepath.Join(u, "mwtest-psi-"+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Skipf("no cgroup2 hierarchy at %s: %v", u, err)
+	}
+	defer func() {
+		if err := os.Remove(cg); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cleanup: %v", err)
+		}
+	}()
+	if _, err := os.Stat(filepath.Join(cg, "cgroup.pressure")); err != nil {
+		t.Skipf("no cgroup.pressure (Linux < 6.1): %v", err)
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start sleep: %v", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(pid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.WriteFile(filepath.Join(u, "cgroup.procs"), []byte(pid), 0o644)
+	root := t.TempDir()
+	for _, f := range []string{"cgroup", "mountinfo"} {
+		b, err := os.ReadFile("/proc/" + pid + "/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fxWrite(t, root, map[string]string{"proc/self/" + f: string(b)})
+	}
+	mi, _ := os.ReadFile("/proc/meminfo")
+	fxWrite(t, root, map[string]string{"proc/meminfo": string(mi)})
+	for _, d := range []string{m, u} {
+		mnt := filepath.Join(root, d)
+		if err := os.MkdirAll(mnt, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount(d, mnt, "", unix.MS_BIND, ""); err != nil {
+			t.Skipf("bind mount of %s: %v", d, err)
+		}
+		defer func() {
+			if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+				t.Errorf("unmount %s: %v", mnt, err)
+			}
+		}()
+	}
+	r, err := cgroupstat.Open(cgroupstat.WithRoot(root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if f := r.Files(); f.PressureSource != cgroupstat.PSICgroup || !strings.HasSuffix(f.Pressure, filepath.Base(cg)+"/memory.pressure") {
+		t.Fatalf("pressure from %s %s, want the test cgroup's", f.PressureSource, f.Pressure)
+	}
+	pressure := filepath.Join(cg, "cgroup.pressure")
+	var s cgroupstat.Stats
+	for _, c := range []struct {
+		set string
+		on  bool
+	}{{"", true}, {"0", false}, {"0", false}, {"1", true}} {
+		if c.set != "" {
+			if err := os.WriteFile(pressure, []byte(c.set), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.ReadFull(&s); err != nil {
+			t.Fatalf("cgroup.pressure %q: ReadFull failed: %v", c.set, err)
+		}
+		if c.on != (s.Errs[cgroupstat.PartPSI] == nil) || c.on != (s.PSI.Source == cgroupstat.PSICgroup) {
+			t.Errorf("cgroup.pressure %q: PSI %+v, error %v", c.set, s.PSI, s.Errs[cgroupstat.PartPSI])
+		}
+		if s.Degraded() != nil && c.on {
+			t.Errorf("degraded: %v", s.Degraded())
+		}
+		if !c.on {
+			t.Logf("PSI off: %v", s.Errs[cgroupstat.PartPSI])
+		}
 	}
 }

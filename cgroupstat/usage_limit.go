@@ -10,7 +10,7 @@ func (r *Reader) ReadUsageLimit() (usage, limit uint64, err error) {
 	if r.closed {
 		return 0, 0, errClosed
 	}
-	if usage, err = readNum(r.usage); err != nil {
+	if usage, err = r.readCount(r.usage, false); err != nil {
 		return 0, 0, err
 	}
 	raw, _, err := r.limitRaw()
@@ -26,7 +26,7 @@ func (r *Reader) ReadUsageLimit() (usage, limit uint64, err error) {
 // when it is smaller (an ancestor above the namespace root set it: no
 // directory).
 func (r *Reader) limitRaw() (raw uint64, dir string, err error) {
-	raw, dir, err = minChain(r.limits)
+	raw, dir, err = r.minChain(r.limits, false)
 	if err != nil {
 		return 0, "", err
 	}

@@ -147,6 +147,12 @@ type Part struct {
 	// Known is false when the part does not apply to the snapshot's base or
 	// its inputs were unavailable (then Bytes is 0 and JSON shows null).
 	Known bool
+	// Capped is true when the part got less than its source reported,
+	// because the parts before it in fill order had taken the rest of the
+	// total: a Go part when the runtime counts more than is resident
+	// (NoteGoNotResident), a kernel part when memory.stat adds up to more
+	// than usage (NoteOvercount). Bytes is then what fitted.
+	Capped bool
 }
 
 // Name is the part's JSON key.
@@ -299,9 +305,14 @@ type Headroom struct {
 	// first. Valid with HasLimit.
 	AvailableBeforeOOM int64
 	// UsagePercent and WorkingSetPercent are usage and working set as
-	// percentages of Limit. Valid with HasLimit.
-	UsagePercent      float64
-	WorkingSetPercent float64
+	// percentages of Limit, valid with HasUsagePercent and
+	// HasWorkingSetPercent: with a limit above 0 (a limit of 0, which the
+	// kernel accepts, has no percentage), and for the working set when it
+	// is known (cgroupstat.Stats.HasWorkingSet). Never NaN or infinite.
+	UsagePercent         float64
+	WorkingSetPercent    float64
+	HasUsagePercent      bool
+	HasWorkingSetPercent bool
 }
 
 // unlimitedThreshold: any limit at or above 2^62 means "no limit" (v1
@@ -392,6 +403,9 @@ func (f *filler) give(id PartID, want uint64) (excess uint64) {
 	p := &f.a.Parts[id]
 	p.Bytes += got
 	p.Known = true
+	if excess > 0 {
+		p.Capped = true
+	}
 	return excess
 }
 
@@ -623,7 +637,9 @@ func attributeCgroup(a *Attribution, s *Snapshot, goWant *[NumParts]uint64) {
 			own = anon
 		}
 		attributeOwnAnon(a, goWant, own)
-		a.Parts[PartOtherProcesses] = Part{ID: PartOtherProcesses, Bytes: anon - own, Known: true}
+		// When memory.stat's anon exceeded usage, what was cut off came out
+		// of the surplus over this process's anon.
+		a.Parts[PartOtherProcesses] = Part{ID: PartOtherProcesses, Bytes: anon - own, Known: true, Capped: over > 0}
 	} else {
 		a.Notes |= NoteNoProcess
 		g := fillGoAnon(a, goWant, anon)
@@ -633,30 +649,37 @@ func attributeCgroup(a *Attribution, s *Snapshot, goWant *[NumParts]uint64) {
 	}
 
 	// shmem is inside "file" (v2: "file ... including tmpfs and shared
-	// memory"; v1: cache includes shmem).
-	shmem := uint64(0)
-	if st.Stat.Present&cgroupstat.StatShmem != 0 {
-		shmem = st.Stat.Shmem
+	// memory"; v1: cache includes shmem). A part whose memory.stat key is
+	// missing (an emulated cgroupfs) stays unknown: its memory is left in
+	// unaccounted, not stated as 0.
+	pr := st.Stat.Present
+	if pr&cgroupstat.StatShmem != 0 {
+		over = satAdd(over, f.give(PartShmem, st.Stat.Shmem))
 	}
-	over = satAdd(over, f.give(PartShmem, shmem))
 
-	kernel := cgroupKernel(st)
-	slabR := uint64(0)
-	if st.Stat.Present&cgroupstat.StatSlabReclaimable != 0 {
-		slabR = st.Stat.SlabReclaimable
-		if slabR > kernel {
-			slabR = kernel
+	if pr&cgroupstat.StatKernel != 0 {
+		kernel := cgroupKernel(st)
+		slabR := uint64(0)
+		if pr&cgroupstat.StatSlabReclaimable != 0 {
+			slabR = st.Stat.SlabReclaimable
+			if slabR > kernel {
+				slabR = kernel
+			}
+			a.Parts[PartKernelSlabReclaimable].Known = true
+		} else {
+			a.Notes |= NoteKernelUnsplit
 		}
-		a.Parts[PartKernelSlabReclaimable].Known = true
-	} else {
-		a.Notes |= NoteKernelUnsplit
+		over = satAdd(over, f.give(PartKernel, kernel-slabR))
+		if slabR > 0 {
+			over = satAdd(over, f.give(PartKernelSlabReclaimable, slabR))
+		}
 	}
-	over = satAdd(over, f.give(PartKernel, kernel-slabR))
-	if slabR > 0 {
-		over = satAdd(over, f.give(PartKernelSlabReclaimable, slabR))
+	if pr&cgroupstat.StatActiveFile != 0 {
+		over = satAdd(over, f.give(PartPageCacheActive, st.Stat.ActiveFile))
 	}
-	over = satAdd(over, f.give(PartPageCacheActive, st.Stat.ActiveFile))
-	over = satAdd(over, f.give(PartPageCacheInactive, st.Stat.InactiveFile))
+	if pr&cgroupstat.StatInactiveFile != 0 {
+		over = satAdd(over, f.give(PartPageCacheInactive, st.Stat.InactiveFile))
+	}
 
 	if over > 0 {
 		a.OvercountBytes = over
@@ -742,8 +765,12 @@ func summarize(a *Attribution, s *Snapshot) {
 		h.HasLimit, h.Limit = true, st.Limit
 		h.ToLimit = diff(st.Limit, st.Usage)
 		h.AvailableBeforeOOM = diff(st.Limit, a.UnreclaimableBytes)
-		h.UsagePercent = 100 * float64(st.Usage) / float64(st.Limit)
-		h.WorkingSetPercent = 100 * float64(st.WorkingSet) / float64(st.Limit)
+		if st.Limit > 0 {
+			h.UsagePercent, h.HasUsagePercent = 100*float64(st.Usage)/float64(st.Limit), true
+			if st.HasWorkingSet() {
+				h.WorkingSetPercent, h.HasWorkingSetPercent = 100*float64(st.WorkingSet)/float64(st.Limit), true
+			}
+		}
 	}
 	if limited(st.High) {
 		h.HasHigh, h.High = true, st.High

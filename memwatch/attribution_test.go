@@ -653,6 +653,12 @@ func FuzzAttribute(f *testing.F) {
 					Kernel: kernel, Sock: slab / 2, SlabReclaimable: slab, FileDirty: dirty, FileWriteback: dirty,
 					Present: cgroupstat.StatAnon | cgroupstat.StatFile | cgroupstat.StatShmem | cgroupstat.StatKernel |
 						cgroupstat.StatSock | cgroupstat.StatSlabReclaimable}
+				if flags&64 != 0 {
+					st.Stat.Present |= cgroupstat.StatActiveFile | cgroupstat.StatInactiveFile
+				}
+			}
+			if flags&128 != 0 {
+				st.Errs[cgroupstat.PartWorkingSet] = errors.New("no inactive_file")
 			}
 			s.Cgroup = CgroupStats{ViewStatus: ViewStatus{Available: true}, Stats: st}
 		}
@@ -684,5 +690,62 @@ func FuzzAttribute(f *testing.F) {
 		if h := a.Headroom; h.HasLimit && (h.Limit >= 1<<62 || h.UsagePercent < 0) {
 			t.Fatalf("headroom %+v", h)
 		}
+		// No NaN or infinity reaches a snapshot: its JSON never fails.
+		h := a.Headroom
+		for _, x := range []float64{h.UsagePercent, h.WorkingSetPercent} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				t.Fatalf("headroom %+v", h)
+			}
+		}
+		if (h.HasUsagePercent || h.HasWorkingSetPercent) && (!h.HasLimit || h.Limit == 0) ||
+			h.HasWorkingSetPercent && flags&128 != 0 {
+			t.Fatalf("percentages without a base: %+v", h)
+		}
+		s.Attribution = a
+		if _, err := s.MarshalJSON(); err != nil {
+			t.Fatalf("MarshalJSON: %v", err)
+		}
 	})
+}
+
+// TestAttributeCapped: a part is marked Capped exactly when it got less
+// than its source reported.
+func TestAttributeCapped(t *testing.T) {
+	overcount := v2Stats()
+	overcount.Usage = 800 * mi
+	anonOver := v2Stats()
+	anonOver.Usage = 500 * mi
+	for _, tc := range []struct {
+		name string
+		snap *Snapshot
+		want []PartID
+	}{
+		{"nothing capped", &Snapshot{Go: baseGo(), Process: proc(520, 30, 28, 2), Cgroup: cg(v2Stats())}, nil},
+		// Own anon 300 of Go's 336: go_heap_free gets 4 of 40.
+		{"Go above own anon", &Snapshot{Go: baseGo(), Process: proc(330, 30, 28, 2), Cgroup: cg(v2Stats())},
+			[]PartID{PartGoHeapFree}},
+		// Anon 100: stacks 8, live 92 of 200, the rest nothing.
+		{"Go above RSS anon", &Snapshot{Go: baseGo(), Process: proc(130, 30, 30, 0)},
+			[]PartID{PartGoHeapLive, PartGoHeapUnused, PartGoHeapFragmentation, PartGoHeapFree, PartGoRuntimeMetadata, PartGoRuntimeOther}},
+		// 115 left for page cache: active 115 of 150, inactive 0 of 120.
+		{"memory.stat ahead of usage", &Snapshot{Go: baseGo(), Process: proc(520, 30, 28, 2), Cgroup: cg(overcount)},
+			[]PartID{PartPageCacheActive, PartPageCacheInactive}},
+		// Anon 600 > usage 500: other processes get the 10 MiB left after
+		// own 490, and nothing else fits.
+		{"anon above usage", &Snapshot{Go: baseGo(), Process: proc(520, 30, 28, 2), Cgroup: cg(anonOver)},
+			[]PartID{PartOtherProcesses, PartShmem, PartKernel, PartKernelSlabReclaimable, PartPageCacheActive, PartPageCacheInactive}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := Attribute(tc.snap)
+			want := map[PartID]bool{}
+			for _, id := range tc.want {
+				want[id] = true
+			}
+			for _, p := range a.Parts {
+				if p.Capped != want[p.ID] {
+					t.Errorf("%s (%d MiB): capped %v, want %v", p.Name(), p.Bytes/mi, p.Capped, want[p.ID])
+				}
+			}
+		})
+	}
 }

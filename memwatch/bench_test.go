@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/go-memwatch/memwatch/internal/kfile"
-	"github.com/go-memwatch/memwatch/internal/readset"
 )
 
 // The benchmarks compare a memwatch Snapshot with the naive join a program
@@ -144,15 +143,15 @@ func BenchmarkNaiveJoin(b *testing.B) {
 // kernel file a cheap (full false) or full sample of s re-reads, into one
 // buffer large enough for any of them, and nothing else: no parsing, no
 // runtime/metrics. It is the floor a sample cannot go below; the file list
-// comes from the readers themselves (package readset).
+// comes from the readers themselves (readset_test.go).
 func sampleFloor(b *testing.B, s *Sampler, full bool) func() {
 	b.Helper()
 	var files []*kfile.File
 	if s.proc != nil {
-		files = readset.Proc(s.proc, full, files)
+		files = readsetProc(s.proc, files, full)
 	}
 	if s.cg != nil {
-		files = readset.Cgroup(s.cg, full, files)
+		files = readsetCgroup(s.cg, files, full)
 	}
 	if len(files) == 0 {
 		b.Skip("no kernel file to read")
@@ -172,7 +171,7 @@ func sampleFloor(b *testing.B, s *Sampler, full bool) func() {
 }
 
 // TestFloorFiles checks the premise of the floor benchmarks on this
-// machine's kernel: a cheap sample reads exactly the files readset lists for
+// machine's kernel: a cheap sample reads exactly the files appendFiles lists for
 // it, once each, and a full sample those of the full list; and one pread,
 // as sampleFloor and kfile do, returns each file whole (a second pread at
 // its end finds nothing more).
@@ -189,10 +188,10 @@ func TestFloorFiles(t *testing.T) {
 	lists := func(full bool) []*kfile.File {
 		var files []*kfile.File
 		if s.proc != nil {
-			files = readset.Proc(s.proc, full, files)
+			files = readsetProc(s.proc, files, full)
 		}
 		if s.cg != nil {
-			files = readset.Cgroup(s.cg, full, files)
+			files = readsetCgroup(s.cg, files, full)
 		}
 		return files
 	}

@@ -77,20 +77,20 @@ func BenchmarkWatcherCPU(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				w.readClock = threadCPU
+				w.stats.readClock = threadCPU
 				if err := w.Start(context.Background()); err != nil {
 					b.Fatal(err)
 				}
 				mode = w.Latest().Sampling.Mode
-				r0 := w.readCPU // read by Start: outside the window
+				r0 := w.stats.readCPU // read by Start: outside the window
 				c1 := processCPU(b)
 				time.Sleep(window)
 				busy += processCPU(b) - c1
 				w.Stop()
-				cheap += w.n - w.fulls
-				full += w.fulls
-				checks += w.checks.Load()
-				inPlace += w.readCPU - r0
+				cheap += w.stats.samples - w.stats.fulls
+				full += w.stats.fulls
+				checks += w.stats.checks.Load()
+				inPlace += w.stats.readCPU - r0
 				windows++
 			}
 			b.StopTimer()

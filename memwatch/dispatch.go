@@ -7,13 +7,31 @@ import (
 	"time"
 )
 
-// handlers are the registered callbacks (the On... options).
+// handlers are the registered callbacks (the On... options), each kind in
+// the order its options were given.
 type handlers struct {
-	onLevel       func(old, new Level, s *Snapshot)
-	onOOMKill     func(delta uint64, s *Snapshot)
-	onLimitChange func(old, new uint64, s *Snapshot)
-	onHigh        func(s *Snapshot)
-	onShed        func(sig ShedSignal, s *Snapshot)
+	onLevel       []func(old, new Level, s *Snapshot)
+	onOOMKill     []func(delta uint64, s *Snapshot)
+	onLimitChange []func(old, new uint64, s *Snapshot)
+	onHigh        []func(s *Snapshot)
+	onShed        []func(sig ShedSignal, s *Snapshot)
+}
+
+// count returns how many functions are registered for kind.
+func (h *handlers) count(kind eventKind) int {
+	switch kind {
+	case evLevel:
+		return len(h.onLevel)
+	case evOOM:
+		return len(h.onOOMKill)
+	case evLimit:
+		return len(h.onLimitChange)
+	case evHigh:
+		return len(h.onHigh)
+	case evShed:
+		return len(h.onShed)
+	}
+	return 0
 }
 
 type eventKind uint8
@@ -34,10 +52,11 @@ type event struct {
 }
 
 // dispatcher runs the callbacks one at a time on its own goroutine, fed by
-// a bounded queue, so that the sampler never waits for a callback. A full
-// queue drops the event (counted and logged); a callback that panics or
-// calls runtime.Goexit is contained and logged, and the next callback
-// still runs.
+// a bounded queue, so that the sampler never waits for a callback. An event
+// is handed to every function registered for its kind, in the order they
+// were given. A full queue drops the event (counted and logged); a callback
+// that panics or calls runtime.Goexit is contained and logged, and the next
+// callback, of the same event or the next, still runs.
 type dispatcher struct {
 	h       handlers
 	log     *slog.Logger
@@ -59,21 +78,7 @@ func newDispatcher(h handlers, queueSize int, log *slog.Logger) *dispatcher {
 
 // wants reports whether a handler is registered for kind: events nobody
 // handles are not queued (and their snapshot not copied).
-func (d *dispatcher) wants(kind eventKind) bool {
-	switch kind {
-	case evLevel:
-		return d.h.onLevel != nil
-	case evOOM:
-		return d.h.onOOMKill != nil
-	case evLimit:
-		return d.h.onLimitChange != nil
-	case evHigh:
-		return d.h.onHigh != nil
-	case evShed:
-		return d.h.onShed != nil
-	}
-	return false
-}
+func (d *dispatcher) wants(kind eventKind) bool { return d.h.count(kind) > 0 }
 
 // emit queues a callback with its own copy of s, if a handler wants it;
 // a full queue drops it.
@@ -108,16 +113,24 @@ func (d *dispatcher) loop() {
 				return
 			default:
 			}
-			d.call(e)
+			d.run(e, 0)
 		}
 	}
 }
 
-// call runs one callback. A panic is recovered and logged with its stack.
-// runtime.Goexit (t.FailNow in a test, for example) cannot be stopped: it
-// ends this goroutine once the deferred functions have run, so the deferred
-// function starts a new loop that takes over the queue.
-func (d *dispatcher) call(e event) {
+// run hands e to its functions from the from-th on, one at a time.
+func (d *dispatcher) run(e event, from int) {
+	for i := from; i < d.h.count(e.kind); i++ {
+		d.call(e, i)
+	}
+}
+
+// call runs the i-th function of e's kind. A panic is recovered and logged
+// with its stack. runtime.Goexit (t.FailNow in a test, for example) cannot
+// be stopped: it ends this goroutine once the deferred functions have run,
+// so the deferred function starts a new goroutine that hands e to the
+// remaining functions and then takes over the queue.
+func (d *dispatcher) call(e event, i int) {
 	finished := false
 	defer func() {
 		if r := recover(); r != nil {
@@ -126,20 +139,30 @@ func (d *dispatcher) call(e event) {
 		}
 		if !finished {
 			d.log.Error("memwatch: callback called runtime.Goexit; later callbacks run on a new goroutine")
-			go d.loop()
+			go func() {
+				d.run(e, i+1)
+				d.loop()
+			}()
 		}
 	}()
+	// Each function gets its own copy: the last one e's, the others a
+	// copy of it, so that none sees what another changed or kept.
+	s := e.snap
+	if i < d.h.count(e.kind)-1 {
+		s = new(Snapshot)
+		*s = *e.snap
+	}
 	switch e.kind {
 	case evLevel:
-		d.h.onLevel(Level(e.old), Level(e.new), e.snap)
+		d.h.onLevel[i](Level(e.old), Level(e.new), s)
 	case evOOM:
-		d.h.onOOMKill(e.new, e.snap)
+		d.h.onOOMKill[i](e.new, s)
 	case evLimit:
-		d.h.onLimitChange(e.old, e.new, e.snap)
+		d.h.onLimitChange[i](e.old, e.new, s)
 	case evHigh:
-		d.h.onHigh(e.snap)
+		d.h.onHigh[i](s)
 	case evShed:
-		d.h.onShed(e.snap.Actions.Shed, e.snap)
+		d.h.onShed[i](s.Actions.Shed, s)
 	}
 	finished = true
 }

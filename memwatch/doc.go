@@ -50,6 +50,19 @@
 // [github.com/go-memwatch/memwatch/memwatch/auto] starts such a Watcher from
 // a blank import.
 //
+// # Last words
+//
+// A process the kernel OOM-kills cannot explain itself afterwards, so a
+// Watcher given a logger ([WithLogger]) says what it knows while it can, at
+// Warn and Error, once per episode and rate-limited: the level turning
+// critical, with the verdict and the largest parts; live heap that must
+// shrink with no [OnShed] handler to shed it; the GC CPU limiter letting the
+// heap overshoot GOMEMLIMIT (see "Last words" on [Watcher]).
+// [WithTerminationMessage] writes the explanation to the Kubernetes
+// termination message file, shown by `kubectl describe pod` after the kill.
+// Package [github.com/go-memwatch/memwatch/memwatch/heapprof] writes Go heap
+// profiles when the level rises.
+//
 // # JSON schema
 //
 // [Snapshot.MarshalJSON] writes one object with stable snake_case keys; a
@@ -72,14 +85,22 @@
 //	sampling.interval_seconds     float    the Watcher's interval; null outside a Watcher
 //	verdict                       string   one-line human summary (Snapshot.Verdict)
 //	cgroup.available              bool     the memory cgroup view could be read
-//	cgroup.error                  string   why the view is unavailable; null when it is not
+//	cgroup.error                  string   why the view is unavailable; null when it is not (a
+//	                                       cgroupstat.ErrNoLimit error says why no limit applies)
+//	cgroup.errors                 object   per optional part, why it is unknown on this sample; all null when
+//	                                       every part was read, or the view is unavailable
+//	cgroup.errors.working_set, peak, swap, stat, kernel, events, events_local, failcnt, psi
+//	                              string   the reason (the file, and what failed); with stat, kernel, events,
+//	                                       events_local and failcnt their values are the last good read's, else
+//	                                       null
 //	cgroup.version                string   "v1" | "v2"
 //	cgroup.path                   string   cgroup path as in /proc/self/cgroup
 //	cgroup.dir                    string   directory read (under the root)
 //	cgroup.hybrid                 bool     a cgroup2 hierarchy is mounted beside v1
 //	cgroup.ancestors_hidden       bool     a limit set above the visible cgroups is not seen
 //	cgroup.usage_bytes            int      memory.current / memory.usage_in_bytes
-//	cgroup.working_set_bytes      int      max(0, usage − inactive_file) (cAdvisor, kubectl top, kubelet eviction)
+//	cgroup.working_set_bytes      int      max(0, usage − inactive_file) (cAdvisor, kubectl top, kubelet
+//	                                       eviction); null until memory.stat gave inactive_file
 //	cgroup.limit_bytes            int      effective hard limit over visible ancestors; null when unlimited
 //	cgroup.high_bytes             int      effective memory.high (v2); null when unset and on v1
 //	cgroup.peak_bytes             int      memory.peak / max_usage_in_bytes; null when absent
@@ -105,7 +126,8 @@
 //	                                       absent
 //	cgroup.events.local.low, high, max, oom, oom_kill, oom_group_kill
 //	                              int      as in cgroup.events
-//	cgroup.events.failcnt         int      v1 memory.failcnt (counts harmless cache reclaim too); null on v2
+//	cgroup.events.failcnt         int      v1 memory.failcnt (counts harmless cache reclaim too); null on v2 or
+//	                                       when unreadable
 //	cgroup.events.under_oom, oom_kill_disable
 //	                              bool     v1 memory.oom_control; null on v2
 //	cgroup.psi.source             string   "cgroup" | "host" (/proc/pressure/memory); null without a pressure file
@@ -179,7 +201,8 @@
 //	headroom.available_before_oom_bytes
 //	                              int      limit − unreclaimable
 //	headroom.usage_percent, working_set_percent
-//	                              float    usage and working set in percent of the limit
+//	                              float    usage and working set in percent of the limit; null also with a limit
+//	                                       of 0, and (working set) when it is unknown
 //	actions                       object   present only in snapshots of a Watcher with an action option
 //	                                       (WithAdaptiveMemLimit, WithAdaptiveGOGC, WithFreeOSMemory, OnShed,
 //	                                       WithWontFitPolicy; see Actions)

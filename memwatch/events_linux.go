@@ -72,7 +72,7 @@ func newSleeper(cfg eventConfig, events bool) (sleeper, string) {
 		}
 	}
 	if !loc.ReadOnly && files.EventControl != "" && cfg.usageFd >= 0 && isCgroupFS(files.EventControl) {
-		if fd, err := unix.Open(files.EventControl, unix.O_WRONLY|unix.O_CLOEXEC, 0); err == nil {
+		if fd, err := unix.Open(files.EventControl, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
 			e.ctlFile = fd
 			if e.registerOOM(files.Events) == nil {
 				mode += "+eventfd"
@@ -105,7 +105,7 @@ func (e *kernelSleeper) registerOOM(path string) error {
 	if path == "" {
 		return errors.New("no memory.oom_control")
 	}
-	oc, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	oc, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}

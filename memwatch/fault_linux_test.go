@@ -127,7 +127,7 @@ func (l *faultLog) setPhase(tb testing.TB, name string) {
 	now, cpu := time.Since(l.start), processCPU(tb)
 	var wake uint64
 	if l.w != nil {
-		wake = l.w.wakeups.Load()
+		wake = l.w.stats.wakeups.Load()
 	}
 	if n := len(l.Phases); n > 0 {
 		p := &l.Phases[n-1]

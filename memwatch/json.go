@@ -75,13 +75,22 @@ func (e *jsonEncoder) cgroup(c *CgroupStats) {
 	e.open("cgroup")
 	e.bool("available", c.Available, true)
 	e.errString("error", c.Err)
+	// Why each optional part is unknown, or stale (see CgroupStats).
+	e.open("errors")
+	for p, err := range st.Errs {
+		if !on {
+			err = nil
+		}
+		e.errString(cgroupstat.Part(p).String(), err)
+	}
+	e.close()
 	e.str("version", st.Version.String(), on)
 	e.str("path", st.Path, on)
 	e.str("dir", c.Location.Dir, on)
 	e.bool("hybrid", on && c.Location.Hybrid, true)
 	e.bool("ancestors_hidden", on && st.AncestorsHidden, true)
 	e.uint("usage_bytes", st.Usage, on)
-	e.uint("working_set_bytes", st.WorkingSet, on)
+	e.uint("working_set_bytes", st.WorkingSet, on && st.HasWorkingSet())
 	e.uint("limit_bytes", st.Limit, on && limited(st.Limit))
 	e.uint("high_bytes", st.High, on && limited(st.High))
 	e.uint("peak_bytes", st.Peak, on && st.HasPeak)
@@ -129,6 +138,7 @@ func (e *jsonEncoder) cgroup(c *CgroupStats) {
 	has := full && ev.HasEvents
 	v2 := has && st.Version == cgroupstat.V2
 	v1 := has && st.Version != cgroupstat.V2
+	failcnt := full && ev.HasFailcnt && st.Version != cgroupstat.V2
 	e.open("events")
 	e.uint("low", ev.Low, v2)
 	e.uint("high", ev.High, v2)
@@ -149,7 +159,7 @@ func (e *jsonEncoder) cgroup(c *CgroupStats) {
 	} else {
 		e.null("local")
 	}
-	e.uint("failcnt", ev.Failcnt, v1)
+	e.uint("failcnt", ev.Failcnt, failcnt)
 	e.bool("under_oom", ev.UnderOOM, v1)
 	e.bool("oom_kill_disable", ev.OOMKillDisable, v1)
 	e.close()
@@ -301,8 +311,8 @@ func (e *jsonEncoder) attribution(a *Attribution) {
 	e.int("to_limit_bytes", hr.ToLimit, hr.HasLimit)
 	e.int("to_high_bytes", hr.ToHigh, hr.HasHigh)
 	e.int("available_before_oom_bytes", hr.AvailableBeforeOOM, hr.HasLimit)
-	e.float("usage_percent", hr.UsagePercent, hr.HasLimit)
-	e.float("working_set_percent", hr.WorkingSetPercent, hr.HasLimit)
+	e.float("usage_percent", hr.UsagePercent, hr.HasUsagePercent)
+	e.float("working_set_percent", hr.WorkingSetPercent, hr.HasWorkingSetPercent)
 	e.close()
 }
 

@@ -173,7 +173,7 @@ func jsonVariants(t *testing.T) []jsonVariant {
 	// A float encoding/json refuses where the oracle writes null instead
 	// (no limit) is no error.
 	add("nan-unused", &base, "", func(s *Snapshot) {
-		s.Attribution.Headroom.HasLimit = false
+		s.Attribution.Headroom.HasLimit, s.Attribution.Headroom.HasUsagePercent = false, false
 		s.Attribution.Headroom.UsagePercent = math.NaN()
 	})
 

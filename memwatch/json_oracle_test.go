@@ -44,8 +44,18 @@ func oracleMarshalJSON(s *Snapshot) ([]byte, error) {
 		jc.Dir = ptr(c.Location.Dir)
 		jc.Hybrid = c.Location.Hybrid
 		jc.AncestorsHidden = st.AncestorsHidden
+		e := &st.Errs
+		jc.Errors = jsonErrors{
+			WorkingSet: errString(e[cgroupstat.PartWorkingSet]), Peak: errString(e[cgroupstat.PartPeak]),
+			Swap: errString(e[cgroupstat.PartSwap]), Stat: errString(e[cgroupstat.PartStat]),
+			Kernel: errString(e[cgroupstat.PartKernel]), Events: errString(e[cgroupstat.PartEvents]),
+			EventsLocal: errString(e[cgroupstat.PartEventsLocal]), Failcnt: errString(e[cgroupstat.PartFailcnt]),
+			PSI: errString(e[cgroupstat.PartPSI]),
+		}
 		jc.UsageBytes = ptr(st.Usage)
-		jc.WorkingSetBytes = ptr(st.WorkingSet)
+		if st.HasWorkingSet() {
+			jc.WorkingSetBytes = ptr(st.WorkingSet)
+		}
 		if limited(st.Limit) {
 			jc.LimitBytes = ptr(st.Limit)
 		}
@@ -104,9 +114,11 @@ func oracleMarshalJSON(s *Snapshot) ([]byte, error) {
 						je.Local = ptr(jsonEventCounts(ev.Local))
 					}
 				} else {
-					je.Failcnt = ptr(ev.Failcnt)
 					je.UnderOOM, je.OOMKillDisable = ptr(ev.UnderOOM), ptr(ev.OOMKillDisable)
 				}
+			}
+			if ev := &st.Events; ev.HasFailcnt && st.Version != cgroupstat.V2 {
+				jc.Events.Failcnt = ptr(ev.Failcnt)
 			}
 			if st.PSI.Source != cgroupstat.PSINone {
 				line := func(l cgroupstat.PSILine) *jsonPSILine {
@@ -208,7 +220,11 @@ func oracleMarshalJSON(s *Snapshot) ([]byte, error) {
 		j.Headroom.LimitBytes = ptr(hr.Limit)
 		j.Headroom.ToLimitBytes = ptr(hr.ToLimit)
 		j.Headroom.AvailableBeforeOOMBytes = ptr(hr.AvailableBeforeOOM)
+	}
+	if hr.HasUsagePercent {
 		j.Headroom.UsagePercent = ptr(hr.UsagePercent)
+	}
+	if hr.HasWorkingSetPercent {
 		j.Headroom.WorkingSetPercent = ptr(hr.WorkingSetPercent)
 	}
 	if hr.HasHigh {
@@ -304,6 +320,7 @@ type jsonSampling struct {
 type jsonCgroup struct {
 	Available         bool       `json:"available"`
 	Error             *string    `json:"error"`
+	Errors            jsonErrors `json:"errors"`
 	Version           *string    `json:"version"`
 	Path              *string    `json:"path"`
 	Dir               *string    `json:"dir"`
@@ -325,6 +342,18 @@ type jsonCgroup struct {
 	Stat              jsonStat   `json:"stat"`
 	Events            jsonEvents `json:"events"`
 	PSI               jsonPSI    `json:"psi"`
+}
+
+type jsonErrors struct {
+	WorkingSet  *string `json:"working_set"`
+	Peak        *string `json:"peak"`
+	Swap        *string `json:"swap"`
+	Stat        *string `json:"stat"`
+	Kernel      *string `json:"kernel"`
+	Events      *string `json:"events"`
+	EventsLocal *string `json:"events_local"`
+	Failcnt     *string `json:"failcnt"`
+	PSI         *string `json:"psi"`
 }
 
 type jsonStat struct {

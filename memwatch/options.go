@@ -8,6 +8,9 @@ import (
 	"os"
 	"time"
 	"unsafe"
+
+	"github.com/go-memwatch/memwatch/cgroupstat"
+	"github.com/go-memwatch/memwatch/procstat"
 )
 
 // Each entry point takes the options that mean something to it, so that a
@@ -37,6 +40,12 @@ type samplerConfig struct {
 	// root is the directory under which /proc and /sys are resolved ("/" in
 	// production; a fixture tree in tests).
 	root string
+	// procRoot and cgRoot are the readers' WithRoot options, set only by
+	// WithRoot (nil: the real root), so that a program that never calls
+	// WithRoot does not link the containment code of the readers' roots
+	// (12.5 KB of binary).
+	procRoot procstat.Option
+	cgRoot   cgroupstat.Option
 	// exactMemStats makes every Sample also call runtime.ReadMemStats.
 	exactMemStats bool
 }
@@ -49,6 +58,10 @@ type watcherConfig struct {
 	actuator actuatorConfig
 	// callbacks is the *handlers the On... options fill (see handlersOf).
 	callbacks unsafe.Pointer
+	// The operator's reports: log lines and the termination message
+	// (lastwords.go, termination.go).
+	lastWords   lastWordsConfig
+	termination terminationConfig
 
 	logger      *slog.Logger
 	events      bool
@@ -104,12 +117,29 @@ func defaultWatcherConfig() watcherConfig {
 			lookupEnv: os.LookupEnv,
 			exit:      os.Exit,
 		},
+		lastWords:   lastWordsConfig{every: LastWordsInterval},
 		events:      true,
 		fullEvery:   5,
 		stopTimeout: 2 * time.Second,
 		queueSize:   64,
 		pollEvery:   DefaultPollCheck,
 	}
+}
+
+// procOpts returns the procstat options of c: its root, if any.
+func (c *samplerConfig) procOpts() []procstat.Option {
+	if c.procRoot == nil {
+		return nil
+	}
+	return []procstat.Option{c.procRoot}
+}
+
+// cgOpts returns the cgroupstat options of c: its root, if any.
+func (c *samplerConfig) cgOpts() []cgroupstat.Option {
+	if c.cgRoot == nil {
+		return nil
+	}
+	return []cgroupstat.Option{c.cgRoot}
 }
 
 func buildSamplerConfig(opts []SamplerOption) samplerConfig {
@@ -165,6 +195,7 @@ func buildWatcherConfig(opts []WatcherOption) (watcherConfig, error) {
 		c.errs = append(c.errs, fmt.Errorf("WithPollCheck(%v): need 0 (off) or ≥ 1ms", c.pollEvery))
 	}
 	c.errs = append(c.errs, c.actuator.validate()...)
+	c.errs = append(c.errs, c.termination.validate()...)
 	if len(c.errs) > 0 {
 		return c, fmt.Errorf("memwatch: %w", errors.Join(c.errs...))
 	}
@@ -177,7 +208,10 @@ func buildWatcherConfig(opts []WatcherOption) (watcherConfig, error) {
 // dir, like a chroot. The default is "/". Tests point it at fixture trees
 // copied from real kernels; the Go runtime view is always the live one.
 func WithRoot(dir string) SamplerOption {
-	return samplerOption(func(c *samplerConfig) { c.root = dir })
+	return samplerOption(func(c *samplerConfig) {
+		c.root = dir
+		c.procRoot, c.cgRoot = procstat.WithRoot(dir), cgroupstat.WithRoot(dir)
+	})
 }
 
 // WithExactMemStats makes each Sample also call [runtime.ReadMemStats] and
@@ -221,8 +255,12 @@ func WithPollCheck(d time.Duration) WatcherOption {
 	return watcherOption(func(c *watcherConfig) { c.pollEvery = d })
 }
 
-// WithLogger sets the logger of the Watcher (default: discard). A missing
-// cgroup is logged at Debug; dropped or panicking callbacks at Warn/Error.
+// WithLogger sets the logger of the Watcher (default: discard, so that a
+// library's Watcher stays silent unless given one). What it logs at Warn and
+// Error is what an operator must see before an OOM kill (see "Last words"
+// in [Watcher]), rate-limited and quiet while memory is fine; dropped or
+// panicking callbacks are logged at Warn/Error, the actions' changes at
+// Info, a missing cgroup at Debug.
 func WithLogger(l *slog.Logger) WatcherOption {
 	return watcherOption(func(c *watcherConfig) { c.logger = l })
 }
@@ -267,42 +305,74 @@ func WithStopTimeout(d time.Duration) WatcherOption {
 }
 
 // ---- Watcher options: callbacks ----
+//
+// Each On... option may be given more than once: every function is called,
+// in the order the options were given, one at a time (see "Callbacks" in
+// [Watcher]). A nil function is ignored.
 
-// OnLevel registers the function called when the Level changes (including
-// the first judgement, from [LevelUnknown]).
+// OnLevel registers a function called when the Level changes (including
+// the first judgement, from [LevelUnknown]). It may be given more than
+// once.
 func OnLevel(f func(old, new Level, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onLevel = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onLevel = append(h.onLevel, f)
+		}
+	})
 }
 
-// OnOOMKill registers the function called when the cgroup's oom_kill
-// counter rises (v2 memory.events, v1 memory.oom_control; seen on full
-// samples) with the increase. The kill may have hit another process of the
-// cgroup.
+// OnOOMKill registers a function called when the cgroup's oom_kill counter
+// rises (v2 memory.events, v1 memory.oom_control; seen on full samples)
+// with the increase. The kill may have hit another process of the cgroup.
+// It may be given more than once.
 func OnOOMKill(f func(delta uint64, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onOOMKill = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onOOMKill = append(h.onOOMKill, f)
+		}
+	})
 }
 
-// OnLimitChange registers the function called when the effective hard
-// limit changes. A missing limit is [cgroupstat.Unlimited].
+// OnLimitChange registers a function called when the effective hard limit
+// changes. A missing limit is [cgroupstat.Unlimited]. It may be given more
+// than once.
 func OnLimitChange(f func(old, new uint64, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onLimitChange = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onLimitChange = append(h.onLimitChange, f)
+		}
+	})
 }
 
-// OnHigh registers the function called when usage crosses memory.high
-// upward or the v2 memory.events "high" counter rises: the kernel is
-// throttling the cgroup (v2 only; v1 has no memory.high).
+// OnHigh registers a function called when usage crosses memory.high upward
+// or the v2 memory.events "high" counter rises: the kernel is throttling
+// the cgroup (v2 only; v1 has no memory.high). It may be given more than
+// once.
 func OnHigh(f func(s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onHigh = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onHigh = append(h.onHigh, f)
+		}
+	})
 }
 
-// OnShed registers the function called (through the callback goroutine, see
+// OnShed registers a function called (through the callback goroutine, see
 // [Watcher]) when [ShedAdvice] against the memory budget starts advising to
 // shed live data, or when the advised amount grows by more than 10% (and 1
 // MiB) over the last call; not on every sample. The budget is that of the
 // [WithAdaptiveMemLimit] policy ([DefaultMemLimitPolicy] without it).
-// s.Actions holds the same signal.
+// s.Actions holds the same signal. It may be given more than once.
 func OnShed(f func(sig ShedSignal, s *Snapshot)) WatcherOption {
-	return watcherOption(func(c *watcherConfig) { handlersOf(c).onShed = f })
+	return watcherOption(func(c *watcherConfig) {
+		if f != nil {
+			h := handlersOf(c)
+			h.onShed = append(h.onShed, f)
+		}
+	})
 }
 
 // ---- Watcher options: actions (see actuator.go) ----
@@ -397,6 +467,49 @@ func handlersOf(c *watcherConfig) *handlers {
 		c.callbacks = unsafe.Pointer(new(handlers))
 	}
 	return (*handlers)(c.callbacks)
+}
+
+// ---- Watcher options: reports for operators ----
+
+// DefaultTerminationMessagePath is where Kubernetes reads a container's
+// termination message (the container's terminationMessagePath default).
+const DefaultTerminationMessagePath = "/dev/termination-log"
+
+// WithTerminationMessage makes the Watcher write its explanation to the
+// container's termination message file when the level turns critical, so
+// that after an OOM kill `kubectl describe pod` shows it under Last State
+// (default off; memwatch/auto turns it on). path "" means
+// [DefaultTerminationMessagePath]; New fails unless the path is absolute.
+// The path is the container's, not resolved under [WithRoot].
+//
+// The message is plain text of at most 4096 bytes (the Kubernetes limit),
+// cut at a UTF-8 boundary: when the critical episode began, the
+// [Snapshot.Verdict], the largest attribution parts and the Go runtime's
+// state (live heap, GOMEMLIMIT, the GC CPU limiter, advice to shed). It is
+// written when the level turns critical, rewritten at most every 5 seconds
+// while it stays critical (so that the message read after a kill is recent),
+// kept while the level is warn, and cleared (the file truncated to 0 bytes)
+// when the level falls back to ok. Stop leaves it as it is.
+//
+// The Watcher never creates the file: when it does not exist, is not a
+// regular file, is a symbolic link or cannot be opened for writing, nothing
+// is written (logged once: at Debug when it does not exist, at Warn
+// otherwise). Each write opens the file (O_WRONLY|O_NOFOLLOW), writes the
+// message over the old one, cuts the file to its length and closes it, on
+// the sampling goroutine: 16–110 µs with the formatting, on ext4 and a
+// loaded machine (BenchmarkTerminationMessage), so the message is in the
+// file before the next sample, however soon the kill comes.
+//
+// Kubernetes shows the file's content when it is not empty; with
+// terminationMessagePolicy FallbackToLogsOnError it shows the log tail only
+// when the file is empty, so a cleared message lets the logs speak.
+func WithTerminationMessage(path string) WatcherOption {
+	return watcherOption(func(c *watcherConfig) {
+		if path == "" {
+			path = DefaultTerminationMessagePath
+		}
+		c.termination = terminationConfig{on: true, path: path}
+	})
 }
 
 // finite reports whether f is neither NaN nor ±Inf.

@@ -43,6 +43,7 @@ func TestWatcherOptionsValidated(t *testing.T) {
 		{[]WatcherOption{WithAdaptiveMemLimit(inf)}, "MinHeadroomOverLive"},
 		{[]WatcherOption{WithAdaptiveMemLimit(nanRatio)}, "SlackRatio"},
 		{[]WatcherOption{WithWontFitPolicy(WontFitAction(7))}, "WithWontFitPolicy"},
+		{[]WatcherOption{WithTerminationMessage("termination-log")}, "WithTerminationMessage"},
 	} {
 		w, err := New(c.opts...)
 		if err == nil {
@@ -67,6 +68,14 @@ func TestWatcherOptionsValidated(t *testing.T) {
 	}
 	if w.cfg.tracker.minInterval != MinInterval {
 		t.Errorf("min interval %v, want it lowered to the interval", w.cfg.tracker.minInterval)
+	}
+	w.Stop()
+	w, err = New(WithRoot("testdata/proc-only"), WithTerminationMessage(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := w.term.cfg.path; p != DefaultTerminationMessagePath {
+		t.Errorf("termination message path %q, want the default", p)
 	}
 	w.Stop()
 }

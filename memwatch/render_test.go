@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
+	"github.com/go-memwatch/memwatch/internal/testutil/fixture"
 	"github.com/go-memwatch/memwatch/procstat"
 )
 
@@ -66,8 +68,52 @@ func goldenCases(t *testing.T) map[string]*Snapshot {
 	}
 	v2.Attribution = Attribute(v2)
 	cases["v2-synthetic"] = v2
+	cases["v1-degraded"] = fixtureSnapshot(t, degradedFixture(t))
 	return cases
 }
+
+// degradedFixture is testdata/v1-limit, copied, with every optional part of
+// the cgroup view broken in its own way, a limit of 0 (the kernel accepts
+// it: percentages of it do not exist) and no proc/meminfo: the cgroup and
+// process views stay available, each broken part unknown with its reason
+// (failcnt is read although oom_control fails).
+func degradedFixture(t *testing.T) string {
+	t.Helper()
+	root := fixture.Copy(t, "testdata/v1-limit")
+	cg := filepath.Join(root, "sys/fs/cgroup/memory/mwsnap")
+	stat, err := os.ReadFile(filepath.Join(cg, "memory.stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.SplitAfter(string(stat), "\n") {
+		if !strings.HasPrefix(l, "total_inactive_file ") {
+			kept = append(kept, l)
+		}
+	}
+	for name, content := range map[string]string{
+		"memory.limit_in_bytes":       "0\n",
+		"memory.stat":                 strings.Join(kept, ""),                     // working set unknown
+		"memory.oom_control":          "oom_kill_disable 0\noom_kill_disable 0\n", // a duplicate key
+		"memory.kmem.usage_in_bytes":  "18446744073709551615\n",                   // -1: impossible
+		"memory.max_usage_in_bytes":   "max\n",                                    // a usage file cannot say max
+		"memory.memsw.usage_in_bytes": "-1\n",
+	} {
+		if err := os.WriteFile(filepath.Join(cg, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "proc/pressure/memory"), []byte("some avg10=101.00 avg60=0.00 avg300=0.00 total=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(root, "proc/meminfo")); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// tmpDirs matches the directories of t.TempDir in renderings.
+var tmpDirs = regexp.MustCompile(regexp.QuoteMeta(os.TempDir()) + `/[^/"\s]+/[0-9]+`)
 
 func checkGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
@@ -76,6 +122,7 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	if wd, err := os.Getwd(); err == nil {
 		got = bytes.ReplaceAll(got, []byte(wd+string(filepath.Separator)), nil)
 	}
+	got = tmpDirs.ReplaceAll(got, []byte("$$TMP"))
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)

@@ -3,7 +3,6 @@ package memwatch
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
@@ -83,6 +82,12 @@ type ViewStatus struct {
 // Unsupported reports whether the view is missing for an expected reason:
 // the operating system has no /proc or cgroups, or the process is not in a
 // (visible) memory cgroup. Other errors are real failures.
+//
+// A process that no cgroup below the root accounts for (the cgroup v2 root
+// cgroup, or a hierarchy without the memory controller) has no memory
+// limit: its cgroup view is unavailable with an error matching
+// [cgroupstat.ErrNoLimit] that says why, and is unsupported in this sense
+// ([CgroupStats.NoLimit]).
 func (v *ViewStatus) Unsupported() bool {
 	return errors.Is(v.Err, procstat.ErrUnsupported) ||
 		errors.Is(v.Err, cgroupstat.ErrUnsupported) ||
@@ -115,6 +120,16 @@ func (p *ProcessStats) Anon() uint64 {
 }
 
 // CgroupStats is the memory cgroup's view.
+//
+// Usage and the limits are the view: when they cannot be read it is
+// unavailable. Every other part degrades alone (Stats.Errs, by
+// [cgroupstat.Part]): a part that is unknown on this sample keeps the value
+// of its last good read where that stays true of the cgroup (memory.stat,
+// the event counters: a breakdown that lags anyway, counters that only
+// grow), and its error then says why the value was not refreshed; a part
+// never read, and PSI, the peak and swap (whose last value could be
+// anything now), read as unknown. The working set is unknown until a full
+// read has found inactive_file.
 type CgroupStats struct {
 	ViewStatus
 	// Location is where the cgroup was found (version, path, directory,
@@ -124,7 +139,40 @@ type CgroupStats struct {
 	// Stat, Events and PSI from the last full read (Stats.Full reports
 	// whether they are present).
 	Stats cgroupstat.Stats
+	// Members lists the processes in the cgroup, so that a person can see
+	// who "other processes" are (for example the `go run` that started this
+	// one). Reading it opens a file per process, so only [Read] fills it;
+	// Sample leaves it nil, as it is when cgroup.procs could not be read.
+	// It is not part of the JSON.
+	Members *cgroupstat.Members
 }
+
+// partState says what a part with an error holds: "last good" when the
+// Sampler carried its last good value over, else "unknown".
+func partState(st *cgroupstat.Stats, p cgroupstat.Part) string {
+	var known bool
+	switch p {
+	case cgroupstat.PartStat:
+		known = st.Stat.Present&^cgroupstat.StatKernel != 0
+	case cgroupstat.PartKernel:
+		known = st.Stat.Present&cgroupstat.StatKernel != 0
+	case cgroupstat.PartEvents:
+		known = st.Events.HasEvents
+	case cgroupstat.PartEventsLocal:
+		known = st.Events.HasLocal
+	case cgroupstat.PartFailcnt:
+		known = st.Events.HasFailcnt
+	}
+	if known {
+		return "last good"
+	}
+	return "unknown"
+}
+
+// NoLimit reports whether the view is unavailable because nothing below the
+// root cgroup accounts for the process's memory, so that no memory limit
+// applies to it ([cgroupstat.ErrNoLimit]; Err says why).
+func (c *CgroupStats) NoLimit() bool { return errors.Is(c.Err, cgroupstat.ErrNoLimit) }
 
 // HostStats is the host's memory from /proc/meminfo.
 type HostStats struct {
@@ -178,7 +226,9 @@ type Sampler struct {
 	cgStat     cgroupstat.MemStat
 	cgEvents   cgroupstat.Events
 	cgPSI      cgroupstat.PSI
+	cgErrs     [cgroupstat.NumParts]error // of the full-read parts
 	cgFull     bool
+	cgGood     cgGood
 
 	closed bool
 }
@@ -193,17 +243,17 @@ func NewSampler(opts ...SamplerOption) (*Sampler, error) {
 }
 
 func newSampler(o samplerConfig) (*Sampler, error) {
-	if fi, err := os.Stat(o.root); err != nil {
+	if dir, err := statDir(o.root); err != nil {
 		return nil, fmt.Errorf("memwatch: root: %w", err)
-	} else if !fi.IsDir() {
+	} else if !dir {
 		return nil, fmt.Errorf("memwatch: root %s is not a directory", o.root)
 	}
 	s := &Sampler{cfg: o, goR: newGoReader(o.exactMemStats)}
-	s.proc, s.procErr = procstat.Open(procstat.WithRoot(o.root))
+	s.proc, s.procErr = procstat.Open(o.procOpts()...)
 	if s.procErr != nil {
 		s.proc = nil
 	}
-	s.cg, s.cgErr = cgroupstat.Open(cgroupstat.WithRoot(o.root))
+	s.cg, s.cgErr = cgroupstat.Open(o.cgOpts()...)
 	if s.cgErr != nil {
 		s.cg = nil
 	} else {
@@ -303,15 +353,26 @@ func (s *Sampler) sampleCgroup(snap *Snapshot, full bool) {
 	st := &c.Stats
 	var err error
 	if full {
+		// A failed full read (the usage or a limit) keeps the breakdowns
+		// of the last one for the cheap samples that follow.
 		err = s.cg.ReadFull(st)
 		if err == nil {
+			s.cgGood.carry(st)
 			s.cgStat, s.cgEvents, s.cgPSI, s.cgFull = st.Stat, st.Events, st.PSI, true
-		} else {
-			s.cgStat, s.cgEvents, s.cgPSI, s.cgFull = cgroupstat.MemStat{}, cgroupstat.Events{}, cgroupstat.PSI{}, false
+			for p := range s.cgErrs {
+				if cgroupstat.Part(p).Full() {
+					s.cgErrs[p] = st.Errs[p]
+				}
+			}
 		}
 	} else {
 		err = s.cg.ReadCheap(st)
 		st.Stat, st.Events, st.PSI, st.Full = s.cgStat, s.cgEvents, s.cgPSI, s.cgFull
+		for p := range s.cgErrs {
+			if cgroupstat.Part(p).Full() {
+				st.Errs[p] = s.cgErrs[p]
+			}
+		}
 	}
 	if err != nil {
 		*c = CgroupStats{ViewStatus: ViewStatus{Err: err}, Location: s.loc}
@@ -319,6 +380,64 @@ func (s *Sampler) sampleCgroup(snap *Snapshot, full bool) {
 	}
 	c.ViewStatus = ViewStatus{Available: true}
 	c.Location = s.loc
+	c.Members = nil
+}
+
+// cgGood holds the last good value of each full-read part that may stand in
+// for a failed read (see CgroupStats).
+type cgGood struct {
+	stat      cgroupstat.MemStat
+	hasStat   bool
+	kernel    uint64 // v1 memory.kmem.usage_in_bytes
+	hasKernel bool
+	events    cgroupstat.Events // EventCounts, UnderOOM, OOMKillDisable
+	hasEvents bool
+	local     cgroupstat.EventCounts
+	hasLocal  bool
+	failcnt   uint64
+	hasFail   bool
+}
+
+// carry records the parts of a full read that succeeded, and fills the
+// ones that failed with their last good values (their errors stay, saying
+// why the values are not fresh).
+func (g *cgGood) carry(st *cgroupstat.Stats) {
+	v1Kernel := st.Version == cgroupstat.V1 // v1 Stat.Kernel is the kmem file's
+	if st.Errs[cgroupstat.PartStat] == nil {
+		g.stat, g.hasStat = st.Stat, true
+	} else if g.hasStat {
+		k, kbit := st.Stat.Kernel, st.Stat.Present&cgroupstat.StatKernel
+		st.Stat = g.stat
+		if v1Kernel {
+			st.Stat.Kernel, st.Stat.Present = k, st.Stat.Present&^cgroupstat.StatKernel|kbit
+		}
+	}
+	if v1Kernel {
+		if st.Errs[cgroupstat.PartKernel] == nil && st.Stat.Present&cgroupstat.StatKernel != 0 {
+			g.kernel, g.hasKernel = st.Stat.Kernel, true
+		} else if st.Errs[cgroupstat.PartKernel] != nil && g.hasKernel {
+			st.Stat.Kernel, st.Stat.Present = g.kernel, st.Stat.Present|cgroupstat.StatKernel
+		}
+	}
+	ev := &st.Events
+	switch {
+	case st.Errs[cgroupstat.PartEvents] == nil && ev.HasEvents:
+		g.events, g.hasEvents = *ev, true
+	case st.Errs[cgroupstat.PartEvents] != nil && g.hasEvents:
+		ev.EventCounts, ev.UnderOOM, ev.OOMKillDisable, ev.HasEvents = g.events.EventCounts, g.events.UnderOOM, g.events.OOMKillDisable, true
+	}
+	switch {
+	case st.Errs[cgroupstat.PartEventsLocal] == nil && ev.HasLocal:
+		g.local, g.hasLocal = ev.Local, true
+	case st.Errs[cgroupstat.PartEventsLocal] != nil && g.hasLocal:
+		ev.Local, ev.HasLocal = g.local, true
+	}
+	switch {
+	case st.Errs[cgroupstat.PartFailcnt] == nil && ev.HasFailcnt:
+		g.failcnt, g.hasFail = ev.Failcnt, true
+	case st.Errs[cgroupstat.PartFailcnt] != nil && g.hasFail:
+		ev.Failcnt, ev.HasFailcnt = g.failcnt, true
+	}
 }
 
 func (s *Sampler) sampleHost(snap *Snapshot, full bool) {
@@ -368,7 +487,8 @@ func (s *Sampler) Close() error {
 }
 
 // Read takes one full snapshot with a temporary Sampler, for callers without
-// a Watcher. Its GC CPU fraction covers the whole process lifetime.
+// a Watcher. Its GC CPU fraction covers the whole process lifetime. Unlike
+// Sample, it also lists the cgroup's processes (CgroupStats.Members).
 func Read(opts ...SamplerOption) (*Snapshot, error) {
 	s, err := NewSampler(opts...)
 	if err != nil {
@@ -379,5 +499,22 @@ func Read(opts ...SamplerOption) (*Snapshot, error) {
 	if err := s.Sample(snap, true); err != nil {
 		return nil, err
 	}
+	s.readMembers(snap)
 	return snap, nil
+}
+
+// maxMembers is how many processes other than this one Read names.
+const maxMembers = 5
+
+// readMembers fills snap.Cgroup.Members (cold path: it allocates and opens
+// a file per named process). An unreadable cgroup.procs leaves it nil: the
+// list only helps a person read other_processes, it changes no number.
+func (s *Sampler) readMembers(snap *Snapshot) {
+	if !snap.Cgroup.Available {
+		return
+	}
+	m, err := cgroupstat.ReadMembers(s.loc, maxMembers, s.cfg.cgOpts()...)
+	if err == nil {
+		snap.Cgroup.Members = &m
+	}
 }

@@ -106,7 +106,7 @@ func soakRun(d time.Duration) (rep soakReport) {
 	// Samples are counted through the Watcher's read hook, called before
 	// and after each sample and each usage/limit check.
 	var calls atomic.Uint64
-	w.readClock = func() time.Duration {
+	w.stats.readClock = func() time.Duration {
 		calls.Add(1)
 		return 0
 	}
@@ -132,7 +132,7 @@ func soakRun(d time.Duration) (rep soakReport) {
 	}
 	defer os.RemoveAll(dir)
 
-	samples := func() uint64 { return calls.Load()/2 - w.checks.Load() }
+	samples := func() uint64 { return calls.Load()/2 - w.stats.checks.Load() }
 	start := time.Now()
 	cycle := max(time.Second, min(d/60, 5*time.Second))
 	var snap Snapshot
@@ -146,7 +146,7 @@ func soakRun(d time.Duration) (rep soakReport) {
 		rep.Rows = append(rep.Rows, soakRow{
 			Elapsed: time.Since(start), Cycle: i,
 			RSS: statmRSS(), FDs: openFDs(), Goroutines: runtime.NumGoroutine(),
-			Samples: samples(), Checks: w.checks.Load(), ProcCPU: processCPUClock(),
+			Samples: samples(), Checks: w.stats.checks.Load(), ProcCPU: processCPUClock(),
 			QuietCPU: quiet.cpu, QuietSamples: quiet.samples,
 			GOMEMLIMIT: debug.SetMemoryLimit(-1), Level: snap.Level, Available: snap.Cgroup.Available,
 			Shed: shed.Load(), FreeOS: snap.Actions.FreeOSMemoryCount, Dropped: w.Dropped(),

@@ -17,7 +17,9 @@ const (
 	// MeasureWorkingSet compares the cgroup's working set (usage minus
 	// inactive file cache: what cAdvisor, kubectl top and kubelet eviction
 	// use) with the effective hard limit. Page cache the kernel can drop
-	// does not raise the level.
+	// does not raise the level. While the working set is unknown (memory.stat
+	// without inactive_file) the usage, its upper bound, stands in: the level
+	// may rise early, never late.
 	MeasureWorkingSet Measure = iota
 	// MeasureUsage compares the cgroup's raw usage (memory.current,
 	// memory.usage_in_bytes) with the effective hard limit.
@@ -108,6 +110,9 @@ func (t *levelTracker) measure(s *Snapshot) (used, limit uint64, ok bool) {
 		used = s.Cgroup.Stats.Usage
 	default:
 		used = s.Cgroup.Stats.WorkingSet
+		if !s.Cgroup.Stats.HasWorkingSet() {
+			used = s.Cgroup.Stats.Usage
+		}
 	}
 	if !s.Cgroup.Available || !s.Cgroup.Stats.HasLimit() {
 		return used, 0, false
@@ -180,7 +185,10 @@ func (t *levelTracker) observe(s *Snapshot) changes {
 	var ch changes
 	used, limit, ok := t.measure(s)
 	var frac float64
-	if ok {
+	switch {
+	case ok && limit == 0:
+		frac = 1 // a limit of 0 (the kernel accepts it) is reached by any charge
+	case ok:
 		frac = float64(used) / float64(limit)
 	}
 	old := t.level

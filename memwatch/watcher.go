@@ -40,7 +40,8 @@ type Source interface {
 // memory.high changes; the actuator applies the actions and restores them;
 // the kernel event source wakes the Watcher; the dispatcher runs the
 // callbacks; the publication hands the latest snapshot to readers. The
-// Watcher's own goroutine runs them in that order.
+// Watcher's own goroutine runs them in that order, then the operator's
+// reports (below).
 //
 // # Levels
 //
@@ -73,10 +74,36 @@ type Source interface {
 // # Callbacks
 //
 // Callbacks run one at a time on a dedicated goroutine fed by a bounded
-// queue; the sampler never waits for them. When the queue is full the event
-// is dropped, counted ([Watcher.Dropped]) and logged. A callback that panics
-// or calls runtime.Goexit is contained and logged. Each gets its own copy
-// of the Snapshot.
+// queue; the sampler never waits for them. Each On... option may be given
+// more than once: an event calls every function of its kind, in the order
+// the options were given. When the queue is full the event is dropped,
+// counted ([Watcher.Dropped]) and logged. A callback that panics or calls
+// runtime.Goexit is contained and logged, and the next one still runs. Each
+// gets its own copy of the Snapshot.
+//
+// # Last words
+//
+// A process the kernel OOM-kills gets no chance to explain itself, so the
+// Watcher says what it knows while it still can, once per episode, at most
+// once per [LastWordsInterval] for each kind, and nothing while memory is
+// fine. Given a logger ([WithLogger]; a Watcher without one stays silent) it
+// logs:
+//
+//   - at Warn, when the level turns critical: the [Snapshot.Verdict] and the
+//     largest attribution parts (the episode ends when the level is back to
+//     ok);
+//   - at Error, when [ShedAdvice] advises shedding live heap and no [OnShed]
+//     handler is there to do it: how much must go, and that the process
+//     will likely be OOM-killed (the advice of the action options, or,
+//     without them, against the runtime's GOMEMLIMIT);
+//   - at Warn, when the GC CPU limiter engages (a newer
+//     GoStats.GCLimiterLastEnabled cycle) while GOMEMLIMIT binds: the
+//     runtime then caps the GC at about half the CPU and lets the heap grow
+//     past GOMEMLIMIT, so the kernel's limit, not GOMEMLIMIT, ends a live
+//     heap that no longer fits (the episode lasts while GOMEMLIMIT binds).
+//
+// [WithTerminationMessage] writes the same explanation to the container's
+// termination message file, which Kubernetes shows after the kill.
 type Watcher struct {
 	cfg     watcherConfig
 	log     *slog.Logger
@@ -85,9 +112,12 @@ type Watcher struct {
 	act     *actuator // nil without action options
 	disp    *dispatcher
 	pub     *publication
-	sleeper sleeper // nil before Start
+	words   *lastWords
+	term    *terminationMessage // nil without WithTerminationMessage
+	sleeper sleeper             // nil before Start
 	mode    string
 
+	// Lifecycle (Start, Stop).
 	mu       sync.Mutex
 	started  bool
 	stopped  bool
@@ -96,22 +126,27 @@ type Watcher struct {
 	stopOnce sync.Once
 	done     chan struct{}      // closed when run has finished
 	trigger  chan chan struct{} // forced samples (tests), buffered
-	wakeups  atomic.Uint64      // kernel wake-ups received (tests)
-	checks   atomic.Uint64      // usage/limit checks between samples (tests)
 
 	// State of the run goroutine.
-	n         uint64 // samples taken by run
-	fulls     uint64 // of which full
-	lastUsage uint64 // cgroup usage and limit of the last sample
-	lastLimit uint64
-	lastOK    bool
-	// readClock, when set (benchmarks), returns the thread's CPU time:
-	// readCPU then sums the CPU the reads took where they ran.
-	readClock  func() time.Duration
-	readCPU    time.Duration
-	lastSample time.Time
-	thrLimit   uint64
-	pollCheck  bool // re-read usage and limit between samples
+	last      lastSample
+	thrLimit  uint64 // limit the kernel usage thresholds are set for
+	pollCheck bool   // re-read usage and limit between samples
+	stats     runStats
+}
+
+// lastSample is what the run goroutine remembers of its last sample.
+type lastSample struct {
+	time         time.Time
+	usage, limit uint64 // cgroup usage and limit
+	cgroup       bool   // the cgroup view was available
+}
+
+// runStats counts what the run goroutine did, for tests and benchmarks.
+type runStats struct {
+	samples, fulls  uint64        // samples taken by run, of which full
+	checks, wakeups atomic.Uint64 // usage/limit checks; kernel wake-ups
+	readClock       func() time.Duration
+	readCPU         time.Duration // CPU of the reads where they ran, when readClock is a thread CPU clock
 }
 
 // New creates a Watcher and opens its Sampler (see [NewSampler]). Start runs
@@ -126,23 +161,27 @@ func New(opts ...WatcherOption) (*Watcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg.actuator.shedHandler = handlersOf(&cfg).onShed != nil
+	cfg.actuator.shedHandler = len(handlersOf(&cfg).onShed) > 0
+	cfg.lastWords.shedHandled = cfg.actuator.shedHandler
 	s, err := newSampler(cfg.sampler)
 	if err != nil {
 		return nil, err
 	}
-	return &Watcher{
-		cfg:       cfg,
-		log:       log,
-		sampler:   s,
-		tracker:   newLevelTracker(cfg.tracker),
-		disp:      newDispatcher(*handlersOf(&cfg), cfg.queueSize, log),
-		pub:       newPublication(),
-		mode:      "poll",
-		done:      make(chan struct{}),
-		readClock: func() time.Duration { return 0 },
-		trigger:   make(chan chan struct{}, 1),
-	}, nil
+	w := &Watcher{
+		cfg:     cfg,
+		log:     log,
+		sampler: s,
+		tracker: newLevelTracker(cfg.tracker),
+		disp:    newDispatcher(*handlersOf(&cfg), cfg.queueSize, log),
+		pub:     newPublication(),
+		words:   newLastWords(cfg.lastWords, log),
+		term:    newTerminationMessage(cfg.termination, log),
+		mode:    "poll",
+		done:    make(chan struct{}),
+		stats:   runStats{readClock: func() time.Duration { return 0 }},
+		trigger: make(chan chan struct{}, 1),
+	}
+	return w, nil
 }
 
 // Start takes a first sample (so Latest is set when it returns), registers
@@ -178,8 +217,21 @@ func (w *Watcher) Start(ctx context.Context) error {
 	w.log.Debug("memwatch: watcher started", "mode", w.mode, "interval", w.cfg.tracker.interval,
 		"measure", w.cfg.tracker.measure, "poll_check", w.pollCheck)
 	w.disp.start()
-	stopOnDone := context.AfterFunc(ctx, w.requestStop)
-	go w.run(stopOnDone)
+	// The end of ctx stops the Watcher. A goroutine waits for it only when
+	// ctx can end at all (context.AfterFunc would need none, but linked
+	// about 26 KB of context machinery into every program importing
+	// memwatch/auto, which starts with context.Background(); see
+	// scripts/binsize.sh).
+	if done := ctx.Done(); done != nil {
+		go func() {
+			select {
+			case <-done:
+				w.requestStop()
+			case <-w.done:
+			}
+		}()
+	}
+	go w.run()
 	return nil
 }
 
@@ -250,9 +302,10 @@ func (w *Watcher) Latest() *Snapshot {
 // LatestInto copies the most recent snapshot into dst without allocating
 // and reports whether there is a current one: false before Start and once
 // Stop has been called (a stopped Watcher's last snapshot is stale and
-// exporters must not keep serving it). It never waits for the sampler.
+// exporters must not keep serving it), and on a nil Watcher. It never
+// waits for the sampler.
 func (w *Watcher) LatestInto(dst *Snapshot) bool {
-	if w.halted.Load() {
+	if w == nil || w.halted.Load() { // nil: e.g. memwatch/auto's Watcher when it is off
 		return false
 	}
 	return w.pub.copyInto(dst)
@@ -264,12 +317,12 @@ func (w *Watcher) Dropped() uint64 { return w.disp.dropped.Load() }
 
 // run is the Watcher's goroutine: it sleeps until the next sample, the next
 // usage/limit check, a kernel signal or Stop, and wakes once for each of
-// them, nothing else. stopOnDone releases the Start context's hook.
-func (w *Watcher) run(stopOnDone func() bool) {
+// them, nothing else.
+func (w *Watcher) run() {
 	defer close(w.done)
-	defer w.shutdown(stopOnDone)
-	nextSample := w.lastSample.Add(w.tracker.interval)
-	nextCheck := w.lastSample.Add(w.checkPeriod(w.lastUsage, w.lastLimit, w.lastOK))
+	defer w.shutdown()
+	nextSample := w.last.time.Add(w.tracker.interval)
+	nextCheck := w.last.time.Add(w.checkPeriod(w.last.usage, w.last.limit, w.last.cgroup))
 	var wakeAt time.Time // a kernel signal asks for a sample at wakeAt (zero: none)
 	for !w.stopReq.Load() {
 		now := time.Now()
@@ -289,7 +342,7 @@ func (w *Watcher) run(stopOnDone func() bool) {
 		case w.pollCheck && !now.Before(nextCheck):
 			// Two preads; sample only when they show a crossing or a new
 			// limit.
-			w.checks.Add(1)
+			w.stats.checks.Add(1)
 			usage, limit, ok := w.readUsageLimit()
 			if ok && w.tracker.crossed(usage, limit) {
 				full, due = true, true
@@ -307,24 +360,24 @@ func (w *Watcher) run(stopOnDone func() bool) {
 			if w.sleeper.sleep(time.Until(until)) && wakeAt.IsZero() {
 				// Sample now, but not more often than a tenth of the
 				// interval floor.
-				w.wakeups.Add(1)
+				w.stats.wakeups.Add(1)
 				floor := max(w.cfg.tracker.minInterval/10, time.Millisecond)
-				wakeAt = w.lastSample.Add(floor)
+				wakeAt = w.last.time.Add(floor)
 			}
 			continue
 		}
-		w.n++
-		full = full || w.n%uint64(w.cfg.fullEvery) == 0 || w.tracker.level >= LevelWarn
+		w.stats.samples++
+		full = full || w.stats.samples%uint64(w.cfg.fullEvery) == 0 || w.tracker.level >= LevelWarn
 		if full {
-			w.fulls++
+			w.stats.fulls++
 		}
 		w.sample(full)
 		wakeAt = time.Time{}
 		if reply != nil {
 			close(reply)
 		}
-		nextSample = w.lastSample.Add(w.tracker.interval)
-		nextCheck = w.lastSample.Add(w.checkPeriod(w.lastUsage, w.lastLimit, w.lastOK))
+		nextSample = w.last.time.Add(w.tracker.interval)
+		nextCheck = w.last.time.Add(w.checkPeriod(w.last.usage, w.last.limit, w.last.cgroup))
 	}
 }
 
@@ -341,9 +394,9 @@ func (w *Watcher) checkPeriod(usage, limit uint64, ok bool) time.Duration {
 // readUsageLimit reads the cgroup's usage and limit for the check between
 // samples.
 func (w *Watcher) readUsageLimit() (usage, limit uint64, ok bool) {
-	t0 := w.readClock()
+	t0 := w.stats.readClock()
 	usage, limit, ok = w.sampler.usageLimit()
-	w.readCPU += w.readClock() - t0
+	w.stats.readCPU += w.stats.readClock() - t0
 	return usage, limit, ok
 }
 
@@ -365,8 +418,7 @@ func (w *Watcher) sampleNow() bool {
 	}
 }
 
-func (w *Watcher) shutdown(stopOnDone func() bool) {
-	stopOnDone()
+func (w *Watcher) shutdown() {
 	w.sleeper.close()
 	w.sampler.Close()
 	if w.act != nil {
@@ -383,14 +435,14 @@ func (w *Watcher) shutdown(stopOnDone func() bool) {
 func (w *Watcher) sample(full bool) {
 	sl := w.pub.acquire()
 	s := &sl.snap
-	t0 := w.readClock()
+	t0 := w.stats.readClock()
 	err := w.sampler.Sample(s, full)
-	w.readCPU += w.readClock() - t0
+	w.stats.readCPU += w.stats.readClock() - t0
 	if err != nil {
 		w.pub.release(sl)
 		return
 	}
-	w.lastUsage, w.lastLimit, w.lastOK = s.Cgroup.Stats.Usage, s.Cgroup.Stats.Limit, s.Cgroup.Available
+	w.last.usage, w.last.limit, w.last.cgroup = s.Cgroup.Stats.Usage, s.Cgroup.Stats.Limit, s.Cgroup.Available
 	s.Sampling.Mode = w.mode
 	ch := w.tracker.observe(s)
 	shed := false
@@ -398,7 +450,7 @@ func (w *Watcher) sample(full bool) {
 		shed = w.act.apply(s)
 	}
 	w.pub.publish(sl)
-	w.lastSample = s.Time
+	w.last.time = s.Time
 
 	if ch.level {
 		w.log.Debug("memwatch: level", "old", ch.oldLevel, "new", ch.newLevel)
@@ -420,6 +472,12 @@ func (w *Watcher) sample(full bool) {
 	}
 	if s.Cgroup.Available {
 		w.setThresholds(s.Cgroup.Stats.Limit)
+	}
+
+	// The operator's reports, after the callbacks are queued.
+	w.words.observe(s)
+	if w.term != nil {
+		w.term.observe(s)
 	}
 }
 

@@ -373,7 +373,7 @@ func relimitHelper() (rep helperReport) {
 	case <-time.After(5 * time.Second):
 		return rep
 	}
-	w0 := w.wakeups.Load()
+	w0 := w.stats.wakeups.Load()
 	for range 5 {
 		if err := alloc(); err != nil {
 			rep.Err = err.Error()
@@ -387,7 +387,7 @@ func relimitHelper() (rep helperReport) {
 			break
 		}
 	}
-	rep.Wakeups = w.wakeups.Load() - w0
+	rep.Wakeups = w.stats.wakeups.Load() - w0
 	mu.Lock()
 	defer mu.Unlock()
 	return rep

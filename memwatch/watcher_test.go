@@ -168,6 +168,79 @@ func TestWatcherLevelsFixture(t *testing.T) {
 	}
 }
 
+// TestWatcherSeveralCallbacks: OnLevel given twice calls both functions, in
+// the order given, and a panic in the first does not keep the second from
+// running; OnShed given twice (or once with nil) tells the actions and the
+// last words whether a handler exists.
+func TestWatcherSeveralCallbacks(t *testing.T) {
+	root, cg := fixtureV1(t)
+	const limit = 512 * mib
+	calls := make(chan string, 16)
+	w, err := New(slowOpts(root, WithMeasure(MeasureUsage),
+		OnLevel(func(_, n Level, _ *Snapshot) {
+			calls <- "first " + n.String()
+			if n == LevelWarn {
+				panic("first callback")
+			}
+		}),
+		OnLevel(nil), // ignored
+		OnLevel(func(_, n Level, _ *Snapshot) { calls <- "second " + n.String() }))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recv := func(want string) {
+		t.Helper()
+		select {
+		case got := <-calls:
+			if got != want {
+				t.Fatalf("call %q, want %q", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no call %q", want)
+		}
+	}
+	recv("first ok")
+	recv("second ok")
+	writeCg(t, cg, "memory.usage_in_bytes", frac(0.85, limit))
+	w.sampleNow()
+	recv("first warn") // panics
+	recv("second warn")
+	writeCg(t, cg, "memory.usage_in_bytes", frac(0.95, limit))
+	w.sampleNow()
+	recv("first critical")
+	recv("second critical")
+	noEvent(t, calls)
+
+	shed := func(sig ShedSignal, s *Snapshot) {}
+	for _, c := range []struct {
+		opts []WatcherOption
+		fns  int
+		want bool
+	}{
+		{nil, 0, false},
+		{[]WatcherOption{OnShed(nil)}, 0, false},
+		{[]WatcherOption{OnShed(shed)}, 1, true},
+		{[]WatcherOption{OnShed(shed), OnShed(nil), OnShed(shed)}, 2, true},
+	} {
+		w, err := New(slowOpts(root, c.opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(handlersOf(&w.cfg).onShed); got != c.fns {
+			t.Errorf("%d OnShed options: %d functions, want %d", len(c.opts), got, c.fns)
+		}
+		if w.cfg.actuator.shedHandler != c.want || w.cfg.lastWords.shedHandled != c.want {
+			t.Errorf("%d OnShed options: actuator %v, last words %v, want %v",
+				len(c.opts), w.cfg.actuator.shedHandler, w.cfg.lastWords.shedHandled, c.want)
+		}
+		w.Stop()
+	}
+}
+
 // TestWatcherAdaptiveInterval: fast growth toward the limit brings the
 // interval down to the floor; no growth restores the nominal one.
 func TestWatcherAdaptiveInterval(t *testing.T) {
@@ -601,7 +674,7 @@ func TestWatcherPollCheck(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("limit change not seen by the check")
 	}
-	if w.checks.Load() == 0 {
+	if w.stats.checks.Load() == 0 {
 		t.Fatal("no check ran")
 	}
 }

@@ -191,7 +191,7 @@ func TestVMWatcherHighWakeup(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(mem)
-	wake0 := w.wakeups.Load()
+	wake0 := w.stats.wakeups.Load()
 	page := unix.Getpagesize()
 
 	var crossStart, crossEnd time.Time
@@ -213,7 +213,7 @@ func TestVMWatcherHighWakeup(t *testing.T) {
 			select {
 			case <-highCh:
 			case <-time.After(5 * time.Second):
-				t.Errorf("OnHigh did not fire within 5s of usage %d passing memory.high %d (mode %q, wake-ups %d)", cur, high, mode, w.wakeups.Load()-wake0)
+				t.Errorf("OnHigh did not fire within 5s of usage %d passing memory.high %d (mode %q, wake-ups %d)", cur, high, mode, w.stats.wakeups.Load()-wake0)
 			}
 		}
 		if cur >= target {
@@ -236,12 +236,12 @@ func TestVMWatcherHighWakeup(t *testing.T) {
 	}
 	mu.Unlock()
 	if nHigh == 0 {
-		t.Fatalf("OnHigh never fired (mode %q, kernel wake-ups %d)", mode, w.wakeups.Load()-wake0)
+		t.Fatalf("OnHigh never fired (mode %q, kernel wake-ups %d)", mode, w.stats.wakeups.Load()-wake0)
 	}
 	// Log only: TCG timing is too noisy to assert on.
 	t.Logf("OnHigh latency: %v after the crossing step ended, %v after it started; callback usage %d high %d events.high %d; kernel wake-ups so far %d",
 		first.at.Sub(crossEnd).Round(time.Millisecond), first.at.Sub(crossStart).Round(time.Millisecond),
-		first.snap.Cgroup.Stats.Usage, first.snap.Cgroup.Stats.High, first.snap.Cgroup.Stats.Events.High, w.wakeups.Load()-wake0)
+		first.snap.Cgroup.Stats.Usage, first.snap.Cgroup.Stats.High, first.snap.Cgroup.Stats.Events.High, w.stats.wakeups.Load()-wake0)
 	if first.snap.Cgroup.Stats.High != high {
 		t.Errorf("OnHigh snapshot high %d, want %d", first.snap.Cgroup.Stats.High, high)
 	}
@@ -252,7 +252,7 @@ func TestVMWatcherHighWakeup(t *testing.T) {
 
 	// The kernel counts high events and notifies memory.events; the Watcher
 	// must have been woken, not only polled.
-	if n := w.wakeups.Load() - wake0; n == 0 {
+	if n := w.stats.wakeups.Load() - wake0; n == 0 {
 		t.Errorf("no kernel wake-up reached the Watcher while usage passed memory.high (mode %q)", mode)
 	}
 

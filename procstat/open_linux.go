@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/go-memwatch/memwatch/internal/kfile"
 )
 
 // Open opens <root>/proc/<pid>/statm (default root "/", pid "self") for
@@ -21,12 +19,13 @@ func Open(opts ...Option) (*Reader, error) {
 	if ps == 0 {
 		ps = unix.Getpagesize()
 	}
-	statm, err := kfile.Open(filepath.Join(dir, "statm"), statmBufSize)
+	statm, err := o.fs.Open(filepath.Join(dir, "statm"), statmBufSize)
 	if err != nil {
 		return nil, fmt.Errorf("procstat: open: %w", err)
 	}
 	return &Reader{
 		pageSize:      uint64(ps),
+		fs:            o.fs,
 		statm:         statm,
 		statusPath:    filepath.Join(dir, "status"),
 		smapsPath:     filepath.Join(dir, "smaps_rollup"),

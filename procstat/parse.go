@@ -2,14 +2,15 @@ package procstat
 
 import (
 	"bytes"
-	"math"
 
 	"github.com/go-memwatch/memwatch/internal/kfile"
 )
 
 // The parsers below are pure: they work on any operating system, allocate
 // nothing unless they return an error, and leave the destination untouched
-// when they fail. file only names the source in errors.
+// when they fail. file only names the source in errors. A byte count or a
+// count at or above 2^63 is an error (kfile.MaxCount: no kernel counter
+// reaches it), and so is a known key seen twice.
 
 // ParseStatm parses the content of /proc/<pid>/statm ("size resident shared
 // text lib data dt", in pages) and converts it to bytes with pageSize.
@@ -41,8 +42,8 @@ func ParseStatm(file string, b []byte, pageSize uint64, s *Statm) error {
 			return kfile.Errorf(file, 1, "field %d: bad number %s", n+1, kfile.Quote(f))
 		}
 		if n < len(v) {
-			if u > math.MaxUint64/pageSize {
-				return kfile.Errorf(file, 1, "field %d: %d pages of %d bytes overflows uint64", n+1, u, pageSize)
+			if u > kfile.MaxCount/pageSize {
+				return kfile.Errorf(file, 1, "field %d: %d pages of %d bytes is at or above 2^63 bytes", n+1, u, pageSize)
 			}
 			v[n] = u * pageSize
 		}
@@ -309,8 +310,8 @@ func parseKB(file string, n int, key, val []byte) (uint64, error) {
 		}
 		return 0, kfile.Errorf(file, n, "%s: unit %s, want kB", key, kfile.Quote(unit))
 	}
-	if v > math.MaxUint64/1024 {
-		return 0, kfile.Errorf(file, n, "%s: %d kB overflows uint64 bytes", key, v)
+	if v > kfile.MaxCount/1024 {
+		return 0, kfile.Errorf(file, n, "%s: %d kB is at or above 2^63 bytes", key, v)
 	}
 	return v * 1024, nil
 }
@@ -327,6 +328,9 @@ func parseCount(file string, n int, key, val []byte) (uint64, error) {
 	v, ok := kfile.ParseUint(num)
 	if !ok {
 		return 0, kfile.Errorf(file, n, "%s: bad number %s", key, kfile.Quote(num))
+	}
+	if v > kfile.MaxCount {
+		return 0, kfile.Errorf(file, n, "%s: %d is at or above 2^63", key, v)
 	}
 	return v, nil
 }

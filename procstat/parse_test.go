@@ -243,21 +243,22 @@ func TestParseValidVariants(t *testing.T) {
 	})
 	t.Run("statm largest value that fits", func(t *testing.T) {
 		var s Statm
-		max := strconv.FormatUint(1<<52-1, 10)
+		// Below 2^63 bytes: no kernel counter reaches that.
+		max := strconv.FormatUint(1<<51-1, 10)
 		if err := ParseStatm("statm", []byte(max+" 0 0 0 0 0 0"), 4096, &s); err != nil {
 			t.Fatal(err)
 		}
-		if s.Size != (1<<52-1)*4096 {
+		if s.Size != (1<<51-1)*4096 {
 			t.Fatalf("Size = %d", s.Size)
 		}
 	})
 	t.Run("status unknown keys and odd values ignored", func(t *testing.T) {
-		in := "Name:\tweird: name kB\nHugetlbPages:\t 3 MB\nNewKernelKey:\tsomething else\nVmRSS:\t 18014398509481983 kB\nThreads:\t7\n\n"
+		in := "Name:\tweird: name kB\nHugetlbPages:\t 3 MB\nNewKernelKey:\tsomething else\nVmRSS:\t 9007199254740991 kB\nThreads:\t7\n\n"
 		var s Status
 		if err := ParseStatus("status", []byte(in), &s); err != nil {
 			t.Fatal(err)
 		}
-		if s.VmRSS != 18014398509481983*1024 || s.Threads != 7 || s.Present != HasVmRSS|HasThreads {
+		if s.VmRSS != 9007199254740991*1024 || s.Threads != 7 || s.Present != HasVmRSS|HasThreads {
 			t.Fatalf("got %+v", s)
 		}
 	})
@@ -301,7 +302,8 @@ func TestParseStatmMalformed(t *testing.T) {
 		{"second line", "1 2 3 4 5 6 7\n8\n", 2, "unexpected content after the first line"},
 		{"too many digits", "123456789012345678901 2 3 4 5 6 7", 1, "field 1: bad number"},
 		{"uint64 overflow", "18446744073709551616 2 3 4 5 6 7", 1, "field 1: bad number"},
-		{"bytes overflow", "2 4503599627370496 3 4 5 6 7", 1, "field 2: 4503599627370496 pages of 4096 bytes overflows"},
+		{"bytes overflow", "2 4503599627370496 3 4 5 6 7", 1, "field 2: 4503599627370496 pages of 4096 bytes is at or above 2^63"},
+		{"2^63 bytes", "2 2251799813685248 3 4 5 6 7", 1, "field 2: 2251799813685248 pages of 4096 bytes is at or above 2^63"},
 	}
 	for _, c := range cases {
 		s := Statm{Size: 42}
@@ -324,7 +326,9 @@ func TestParseStatusMalformed(t *testing.T) {
 		{"no value", th + "VmRSS:\n", 2, "VmRSS: missing value"},
 		{"bad number", th + "RssAnon:\t 1x2 kB\n", 2, `RssAnon: bad number "1x2"`},
 		{"trailing field", th + "VmSwap:\t 12 kB kB\n", 2, `VmSwap: unexpected field "kB"`},
-		{"kB overflow", th + "VmRSS:\t 18014398509481984 kB\n", 2, "VmRSS: 18014398509481984 kB overflows"},
+		{"kB overflow", th + "VmRSS:\t 18014398509481984 kB\n", 2, "VmRSS: 18014398509481984 kB is at or above 2^63"},
+		{"2^63 bytes", th + "VmSwap:\t 9007199254740992 kB\n", 2, "VmSwap: 9007199254740992 kB is at or above 2^63"},
+		{"count at 2^63", "Threads:\t9223372036854775808\n", 1, "Threads: 9223372036854775808 is at or above 2^63"},
 		{"digits overflow", th + "VmPeak:\t 99999999999999999999 kB\n", 2, "VmPeak: bad number"},
 		{"duplicate", th + "VmRSS:\t 1 kB\nVmRSS:\t 2 kB\n", 3, "VmRSS: duplicate key"},
 		{"duplicate Threads", th + th, 2, "Threads: duplicate key"},
@@ -353,7 +357,7 @@ func TestParseSmapsRollupMalformed(t *testing.T) {
 		{"bad unit", hdr + "Rss:  4 mB\n", 2, `Rss: unit "mB", want kB`},
 		{"duplicate", hdr + "Rss:  4 kB\nSwap: 0 kB\nSwap: 0 kB\n", 4, "Swap: duplicate key"},
 		{"no colon", hdr + "Rss:  4 kB\nbroken\n", 3, "no ':' in line"},
-		{"overflow", hdr + "Rss:  18446744073709551615 kB\n", 2, "overflows"},
+		{"overflow", hdr + "Rss:  18446744073709551615 kB\n", 2, "at or above 2^63"},
 	}
 	for _, c := range cases {
 		s := SmapsRollup{Rss: 42}
@@ -374,7 +378,7 @@ func TestParseMeminfoMalformed(t *testing.T) {
 		{"bad number", mt + "Cached:  0x10 kB\n", 2, `Cached: bad number "0x10"`},
 		{"duplicate", mt + mt, 2, "MemTotal: duplicate key"},
 		{"no colon", mt + "HugePages_Total 0\n", 2, "no ':' in line"},
-		{"overflow", "MemTotal: 18014398509481984 kB\n", 1, "overflows"},
+		{"overflow", "MemTotal: 18014398509481984 kB\n", 1, "at or above 2^63"},
 	}
 	for _, c := range cases {
 		m := Meminfo{MemTotal: 42}

@@ -26,6 +26,15 @@ var ErrClosed = errors.New("procstat: reader is closed")
 // and the reason. Use errors.As to inspect it.
 type ParseError = kfile.ParseError
 
+// NotRegularError reports a path that is not a regular file where a /proc
+// file was expected (a FIFO, a device such as /dev/zero, a socket or a
+// directory): it is refused before any read, so that it can neither block
+// nor feed an endless stream. errors.Is(err, ErrNotRegular) matches it.
+type NotRegularError = kfile.NotRegularError
+
+// ErrNotRegular is matched by every *NotRegularError.
+var ErrNotRegular = kfile.ErrNotRegular
+
 // Statm is /proc/self/statm converted to bytes (the kernel counts pages).
 type Statm struct {
 	Size     uint64 // VmSize: total virtual memory

@@ -82,13 +82,18 @@ func TestReaderFixturesAgreeWithProcfs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A copy with links inside the root: WithRoot resolves links
+			// inside it, so links to the fixture itself would not resolve.
+			if err := os.CopyFS(filepath.Join(tmp, "fx"), os.DirFS(abs)); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.Mkdir(filepath.Join(tmp, "proc"), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Symlink(filepath.Join(abs, "self"), filepath.Join(tmp, "proc", "1")); err != nil {
+			if err := os.Symlink("../fx/self", filepath.Join(tmp, "proc", "1")); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Symlink(filepath.Join(abs, "meminfo"), filepath.Join(tmp, "proc", "meminfo")); err != nil {
+			if err := os.Symlink("../fx/meminfo", filepath.Join(tmp, "proc", "meminfo")); err != nil {
 				t.Fatal(err)
 			}
 			pfs, err := procfs.NewFS(filepath.Join(tmp, "proc"))
@@ -187,7 +192,8 @@ func TestReaderKernelThreadFixture(t *testing.T) {
 	var sr SmapsRollup
 	err = r.ReadSmapsRollup(&sr)
 	var pe *fs.PathError
-	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) || pe.Path != filepath.Join(root, "proc", "2", "smaps_rollup") {
+	abs, _ := filepath.Abs(root)
+	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) || pe.Path != filepath.Join(abs, "proc", "2", "smaps_rollup") {
 		t.Fatalf("ReadSmapsRollup = %v, want a not-exist *fs.PathError naming the file", err)
 	}
 	// A failed lazy open is retried, and meminfo is independent of it.

@@ -27,6 +27,9 @@ step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
 
+step "Kubernetes manifests (deploy/kubernetes, quoted in docs/kubernetes.md)"
+./scripts/test-k8s-yaml.sh
+
 step "go vet and staticcheck"
 go vet ./...
 staticcheck ./...

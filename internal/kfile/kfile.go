@@ -35,6 +35,14 @@ func Errorf(file string, line int, format string, args ...any) *ParseError {
 	return &ParseError{File: file, Line: line, Reason: fmt.Sprintf(format, args...)}
 }
 
+// MaxCount is the largest byte count or event counter a kernel memory
+// file can print. The kernel keeps them in signed longs (a page counter is
+// at most LONG_MAX / PAGE_SIZE pages, memory.stat clamps negative per-CPU
+// sums at 0), so a value at or above 2^63 is not a reading but a fault: a
+// wrong file, or a "no value" encoding such as 2^64−1 (−1). Only limit
+// files may exceed it, and they are normalised to "no limit".
+const MaxCount = 1<<63 - 1
+
 // maxSize bounds how large a pseudo-file may grow the buffer; kernel memory
 // files are a few KiB, so anything larger is a wrong file, not a big one.
 const maxSize = 1 << 20
@@ -49,18 +57,11 @@ type File struct {
 	reads uint64
 }
 
-// Open opens path for repeated reading. size is the initial buffer size; the
-// buffer grows (rarely, allocating once) when a read fills it.
-func Open(path string, size int) (*File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	if size < 64 {
-		size = 64
-	}
-	return &File{f: f, fd: newSysFD(f), path: path, buf: make([]byte, size)}, nil
-}
+// Open opens path for repeated reading, as Root.Open does under the real
+// root "/": non-blocking, and only if it is a regular file. size is the
+// initial buffer size; the buffer grows (rarely, allocating once) when a
+// read fills it, up to 1 MiB.
+func Open(path string, size int) (*File, error) { return Root{}.Open(path, size) }
 
 // Path returns the path the file was opened with.
 func (f *File) Path() string { return f.path }
@@ -120,17 +121,9 @@ func (f *File) Close() error {
 	return err
 }
 
-// ReadOnce reads a whole small file with a single open (cold paths).
-func ReadOnce(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxSize {
-		return nil, &ParseError{File: path, Reason: fmt.Sprintf("file larger than %d bytes", maxSize)}
-	}
-	return b, nil
-}
+// ReadOnce reads a whole small file with a single open (cold paths), as
+// Root.ReadOnce does under the real root, bounded at 1 MiB.
+func ReadOnce(path string) ([]byte, error) { return Root{}.ReadOnce(path, 0) }
 
 // Lines iterates over b line by line without allocating. It calls fn with the
 // 1-based line number and the line without its trailing newline; fn returns

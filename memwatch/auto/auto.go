@@ -8,20 +8,50 @@
 // sample GOMEMLIMIT is set to the cgroup limit minus the measured non-Go
 // memory minus a slack (see memwatch.MemLimitPolicy.Decide). Without a
 // cgroup memory limit (a laptop, an unlimited container) GOMEMLIMIT is left
-// alone, and a GOMEMLIMIT given in the environment always wins. Nothing is
-// logged below Warn by default.
+// alone, and a GOMEMLIMIT given in the environment always wins.
+//
+// # Last words
+//
+// No setting can save a process whose live heap outgrows its limit; auto
+// cannot shed load for it, but it makes the death explicable. It logs the
+// Watcher's last words (see "Last words" in memwatch.Watcher) at Warn and
+// Error: when the level turns critical, with the verdict and the largest
+// parts of the memory; when the live heap must shrink and nothing sheds it;
+// when the GC CPU limiter lets the heap overshoot GOMEMLIMIT. Lines below
+// Warn are dropped by default, and nothing is logged while memory is fine.
+//
+// The lines go to the application's slog.Default(), looked up for each
+// record: auto's init runs before main, so a service that installs a JSON
+// handler with slog.SetDefault gets them as JSON lines, with its own
+// attributes and level. Without slog.SetDefault they reach the standard
+// logger (the log package, standard error by default). logto=stderr sends
+// them to a text handler on standard error instead.
+//
+// It also writes memwatch's explanation to the Kubernetes termination
+// message file, /dev/termination-log, when the level turns critical, and
+// clears it when memory is back to ok (memwatch.WithTerminationMessage), so
+// that `kubectl describe pod` shows it under Last State after an OOM kill.
+// Where the file does not exist nothing is written; it is never created.
+//
+// # Configuration
 //
 // The environment variable MEMWATCH_AUTO configures it: "off" (or "0",
 // "false", "no") disables it; otherwise it is a comma-separated list of
 // key=value settings:
 //
-//	slack=64MiB      MemLimitPolicy.SlackBytes (B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB ×1000)
-//	ratio=0.05       MemLimitPolicy.SlackRatio, in [0, 1)
-//	headroom=0.2     MemLimitPolicy.MinHeadroomOverLive, ≥ 0
-//	host=true        MemLimitPolicy.FallbackToHostRAM
-//	gogc=true        also adapt GOGC (memwatch.WithAdaptiveGOGC(memwatch.DefaultGOGCPolicy()))
-//	interval=1s      memwatch.WithInterval
-//	log=debug        log level on stderr: debug, info, warn (default), error, off
+//	slack=64MiB       MemLimitPolicy.SlackBytes (B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB ×1000)
+//	ratio=0.05        MemLimitPolicy.SlackRatio, in [0, 1)
+//	headroom=0.2      MemLimitPolicy.MinHeadroomOverLive, ≥ 0
+//	host=true         MemLimitPolicy.FallbackToHostRAM
+//	gogc=true         also adapt GOGC (memwatch.WithAdaptiveGOGC(memwatch.DefaultGOGCPolicy()))
+//	interval=1s       memwatch.WithInterval
+//	log=info          the lowest level logged: debug, info, warn (default), error, or off
+//	logto=stderr      where the lines go: default (slog.Default() at each record) or stderr (a text handler)
+//	termination=off   the termination message: on (default, /dev/termination-log), off, or an absolute path
+//
+// log=<level> applies to either destination (with the default one, the
+// application's handler filters by its own level as well); a program that
+// relied on it to log to standard error adds logto=stderr.
 //
 // An invalid MEMWATCH_AUTO is reported once on stderr and leaves the
 // Watcher off. The Watcher runs for the life of the process; Watcher returns
@@ -35,6 +65,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +111,9 @@ type config struct {
 	interval time.Duration // 0: memwatch default
 	level    slog.Level
 	noLog    bool
+	stderr   bool   // logto=stderr
+	termPath string // termination message file; "" with noTerm
+	noTerm   bool
 }
 
 func start(env string) (*memwatch.Watcher, error) {
@@ -90,13 +124,21 @@ func start(env string) (*memwatch.Watcher, error) {
 	if c.off {
 		return nil, errOff
 	}
-	handler := slog.Handler(slog.DiscardHandler)
-	if !c.noLog {
+	var handler slog.Handler
+	switch {
+	case c.noLog:
+		handler = slog.DiscardHandler
+	case c.stderr:
 		handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.level})
+	default:
+		handler = newDefaultHandler(c.level)
 	}
 	opts := []memwatch.WatcherOption{
 		memwatch.WithAdaptiveMemLimit(c.policy),
 		memwatch.WithLogger(slog.New(handler)),
+	}
+	if !c.noTerm {
+		opts = append(opts, memwatch.WithTerminationMessage(c.termPath))
 	}
 	if c.gogc {
 		opts = append(opts, memwatch.WithAdaptiveGOGC(memwatch.DefaultGOGCPolicy()))
@@ -117,7 +159,8 @@ func start(env string) (*memwatch.Watcher, error) {
 
 // parse reads a MEMWATCH_AUTO value.
 func parse(v string) (config, error) {
-	c := config{policy: memwatch.DefaultMemLimitPolicy(), level: slog.LevelWarn}
+	c := config{policy: memwatch.DefaultMemLimitPolicy(), level: slog.LevelWarn,
+		termPath: memwatch.DefaultTerminationMessagePath}
 	v = strings.TrimSpace(v)
 	switch strings.ToLower(v) {
 	case "off", "0", "false", "no":
@@ -187,8 +230,29 @@ func parse(v string) (config, error) {
 			default:
 				return c, bad("want debug, info, warn, error or off")
 			}
+		case "logto":
+			switch strings.ToLower(val) {
+			case "default", "slog":
+				c.stderr = false
+			case "stderr":
+				c.stderr = true
+			default:
+				return c, bad("want default or stderr")
+			}
+		case "termination":
+			switch strings.ToLower(val) {
+			case "on", "true", "1", "yes":
+				c.termPath, c.noTerm = memwatch.DefaultTerminationMessagePath, false
+			case "off", "false", "0", "no":
+				c.termPath, c.noTerm = "", true
+			default:
+				if !filepath.IsAbs(val) {
+					return c, bad("want on, off or an absolute path")
+				}
+				c.termPath, c.noTerm = val, false
+			}
 		default:
-			return c, fmt.Errorf("%s: unknown key %q (want slack, ratio, headroom, host, gogc, interval or log)", EnvVar, key)
+			return c, fmt.Errorf("%s: unknown key %q (want slack, ratio, headroom, host, gogc, interval, log, logto or termination)", EnvVar, key)
 		}
 	}
 	return c, nil

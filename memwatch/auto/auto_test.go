@@ -11,22 +11,28 @@ import (
 
 func TestParse(t *testing.T) {
 	def := memwatch.DefaultMemLimitPolicy()
+	const term = memwatch.DefaultTerminationMessagePath
 	for _, c := range []struct {
 		in   string
 		want config
 	}{
-		{"", config{policy: def, level: slog.LevelWarn}},
-		{"on", config{policy: def, level: slog.LevelWarn}},
-		{"off", config{off: true, policy: def, level: slog.LevelWarn}},
-		{" OFF ", config{off: true, policy: def, level: slog.LevelWarn}},
+		{"", config{policy: def, level: slog.LevelWarn, termPath: term}},
+		{"on", config{policy: def, level: slog.LevelWarn, termPath: term}},
+		{"off", config{off: true, policy: def, level: slog.LevelWarn, termPath: term}},
+		{" OFF ", config{off: true, policy: def, level: slog.LevelWarn, termPath: term}},
 		{"slack=64MiB,ratio=0.05,log=debug", config{policy: memwatch.MemLimitPolicy{
-			SlackBytes: 64 << 20, SlackRatio: 0.05, MinHeadroomOverLive: def.MinHeadroomOverLive}, level: slog.LevelDebug}},
+			SlackBytes: 64 << 20, SlackRatio: 0.05, MinHeadroomOverLive: def.MinHeadroomOverLive}, level: slog.LevelDebug, termPath: term}},
 		{"slack=500MB, headroom=0.2 ,host=true,gogc=1,interval=250ms,log=off", config{policy: memwatch.MemLimitPolicy{
 			SlackBytes: 500e6, SlackRatio: def.SlackRatio, MinHeadroomOverLive: 0.2, FallbackToHostRAM: true},
-			gogc: true, interval: 250 * time.Millisecond, level: slog.LevelWarn, noLog: true}},
+			gogc: true, interval: 250 * time.Millisecond, level: slog.LevelWarn, noLog: true, termPath: term}},
 		{"slack=1.5GiB,ratio=0", config{policy: memwatch.MemLimitPolicy{
-			SlackBytes: 3 << 29, MinHeadroomOverLive: def.MinHeadroomOverLive}, level: slog.LevelWarn}},
-		{"log=info,", config{policy: def, level: slog.LevelInfo}},
+			SlackBytes: 3 << 29, MinHeadroomOverLive: def.MinHeadroomOverLive}, level: slog.LevelWarn, termPath: term}},
+		{"log=info,", config{policy: def, level: slog.LevelInfo, termPath: term}},
+		{"log=info,logto=stderr", config{policy: def, level: slog.LevelInfo, stderr: true, termPath: term}},
+		{"logto=stderr,logto=default", config{policy: def, level: slog.LevelWarn, termPath: term}},
+		{"termination=off", config{policy: def, level: slog.LevelWarn, noTerm: true}},
+		{"termination=off,termination=on", config{policy: def, level: slog.LevelWarn, termPath: term}},
+		{"termination=/run/Last Words", config{policy: def, level: slog.LevelWarn, termPath: "/run/Last Words"}},
 	} {
 		got, err := parse(c.in)
 		if err != nil {
@@ -44,6 +50,7 @@ func TestParseErrors(t *testing.T) {
 		"slack", "slack=", "slack=64XB", "slack=MiB", "slack=-1MiB", "slack=1e30GiB",
 		"ratio=1", "ratio=-0.1", "ratio=NaN", "headroom=-1", "headroom=Inf",
 		"host=maybe", "interval=0s", "interval=soon", "log=loud", "color=blue",
+		"logto=syslog", "termination=", "termination=relative/path",
 	} {
 		if _, err := parse(in); err == nil {
 			t.Errorf("parse(%q) succeeded", in)

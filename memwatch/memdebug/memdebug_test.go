@@ -65,6 +65,12 @@ func TestHandler(t *testing.T) {
 		t.Fatalf("before Start: %d", rec.Code)
 	}
 
+	// A nil *Watcher (memwatch/auto's when it is off) has no snapshot.
+	var none *memwatch.Watcher
+	if rec := do(t, memdebug.Handler(none), "GET", "/debug/memwatch", ""); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("nil Watcher: %d", rec.Code)
+	}
+
 	w := started(t)
 	h := memdebug.Handler(w)
 	rec := do(t, h, "GET", "/debug/memwatch", "")

@@ -104,13 +104,13 @@ var specs = [numInstruments]spec{
 	instContainerMemoryWorkingSet: {
 		name: "container.memory.working_set", kind: kindUpDownCounter, unit: "By",
 		desc:    "Cgroup usage minus inactive file cache, as cAdvisor and the kubelet compute it.",
-		source:  "Cgroup.Stats.WorkingSet, when the cgroup view is available",
+		source:  "Cgroup.Stats.WorkingSet, when the cgroup view is available and the working set known",
 		semconv: "container",
 	},
 	instContainerMemoryAvailable: {
 		name: "container.memory.available", kind: kindUpDownCounter, unit: "By",
 		desc:    "Effective cgroup limit minus working set (0 above the limit); absent without a limit.",
-		source:  "Attribution.Headroom.Limit − Cgroup.Stats.WorkingSet, when Headroom.HasLimit",
+		source:  "Attribution.Headroom.Limit − Cgroup.Stats.WorkingSet, when Headroom.HasLimit and the working set is known",
 		semconv: "container",
 	},
 	instContainerMemoryRSS: {
@@ -164,7 +164,7 @@ var specs = [numInstruments]spec{
 	instFailcnt: {
 		name: "memwatch.cgroup.failcnt", kind: kindCounter, unit: "{event}",
 		desc:   "cgroup v1 memory.failcnt: times usage hit the limit (page cache reclaimed at the limit counts too: not an OOM sign alone).",
-		source: "Cgroup.Stats.Events.Failcnt, when v1 and Stats.Full",
+		source: "Cgroup.Stats.Events.Failcnt, when v1, Stats.Full and Events.HasFailcnt",
 	},
 	instPSIStall: {
 		name: "memwatch.psi.stall.time", kind: kindFloatCounter, unit: "s",

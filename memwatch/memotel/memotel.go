@@ -219,13 +219,17 @@ func (r *registration) observeCgroup(o metric.Observer, s *memwatch.Snapshot) {
 	st := &s.Cgroup.Stats
 	h := &s.Attribution.Headroom
 	r.int(o, instContainerMemoryUsage, st.Usage)
-	r.int(o, instContainerMemoryWorkingSet, st.WorkingSet)
+	if st.HasWorkingSet() {
+		r.int(o, instContainerMemoryWorkingSet, st.WorkingSet)
+	}
 	if h.HasLimit {
-		var avail uint64
-		if h.Limit > st.WorkingSet {
-			avail = h.Limit - st.WorkingSet
+		if st.HasWorkingSet() {
+			var avail uint64
+			if h.Limit > st.WorkingSet {
+				avail = h.Limit - st.WorkingSet
+			}
+			r.int(o, instContainerMemoryAvailable, avail)
 		}
-		r.int(o, instContainerMemoryAvailable, avail)
 		r.int(o, instCgroupLimit, h.Limit)
 		o.ObserveInt64(r.i64[instHeadroom], h.AvailableBeforeOOM)
 	}
@@ -249,7 +253,7 @@ func (r *registration) observeCgroup(o metric.Observer, s *memwatch.Snapshot) {
 			}
 		}
 	}
-	if st.Version == cgroupstat.V1 {
+	if st.Version == cgroupstat.V1 && ev.HasFailcnt {
 		r.count(o, instFailcnt, monoFailcnt, ev.Failcnt)
 	}
 	if src := st.PSI.Source; src == cgroupstat.PSICgroup || src == cgroupstat.PSIHost {

@@ -437,7 +437,7 @@ func TestV1Events(t *testing.T) {
 	st := &s.Cgroup.Stats
 	st.Version, s.Cgroup.Location.Version = cgroupstat.V1, cgroupstat.V1
 	st.High = cgroupstat.Unlimited
-	st.Events = cgroupstat.Events{HasEvents: true, EventCounts: cgroupstat.EventCounts{OOMKill: 5}, Failcnt: 9}
+	st.Events = cgroupstat.Events{HasEvents: true, EventCounts: cgroupstat.EventCounts{OOMKill: 5}, Failcnt: 9, HasFailcnt: true}
 	st.PSI = cgroupstat.PSI{Source: cgroupstat.PSIHost, Some: cgroupstat.PSILine{Total: 1e6}, Full: cgroupstat.PSILine{Total: 5e5}}
 	s.Attribution = memwatch.Attribute(&s)
 	reader, _ := registerFake(t, s)

@@ -136,7 +136,9 @@ func (c *Collector) fillCgroup(b *batch, cg *memwatch.CgroupStats) {
 	}
 	b.add(mCgroupInfo, 1, versionLabels[v])
 	b.add(mUsage, float64(st.Usage), nil)
-	b.add(mWorkingSet, float64(st.WorkingSet), nil)
+	if st.HasWorkingSet() {
+		b.add(mWorkingSet, float64(st.WorkingSet), nil)
+	}
 	if limited(st.Limit) {
 		b.add(mLimit, float64(st.Limit), nil)
 	}
@@ -152,9 +154,10 @@ func (c *Collector) fillCgroup(b *batch, cg *memwatch.CgroupStats) {
 			for i, n := range [len(eventNames)]uint64{ev.Low, ev.High, ev.Max, ev.OOM, ev.OOMGroupKill} {
 				b.add(mMemoryEvents, float64(c.events[i].observe(n, c.gen)), eventLabels[i])
 			}
-		} else {
-			b.add(mFailcnt, float64(c.failcnt.observe(ev.Failcnt, c.gen)), nil)
 		}
+	}
+	if ev := &st.Events; ev.HasFailcnt && id.version != cgroupstat.V2 {
+		b.add(mFailcnt, float64(c.failcnt.observe(ev.Failcnt, c.gen)), nil)
 	}
 	if psi := &st.PSI; psi.Source == cgroupstat.PSICgroup || psi.Source == cgroupstat.PSIHost {
 		sc, gen := 0, c.gen

@@ -107,7 +107,7 @@ var defs = [numMetrics]metricDef{
 		name: "memwatch_cgroup_working_set_bytes", typ: prometheus.GaugeValue, series: 1,
 		help:   "Cgroup usage minus inactive file cache, as cAdvisor, kubectl top and kubelet eviction count it.",
 		source: "Snapshot.Cgroup.Stats.WorkingSet",
-		absent: "no cgroup view",
+		absent: "no cgroup view, or the working set is unknown (memory.stat without inactive_file)",
 	},
 	mLimit: {
 		name: "memwatch_cgroup_limit_bytes", typ: prometheus.GaugeValue, series: 1,
@@ -149,7 +149,7 @@ var defs = [numMetrics]metricDef{
 		name: "memwatch_cgroup_failcnt_total", typ: prometheus.CounterValue, series: 1,
 		help:   "Cgroup v1 memory.failcnt: charges that hit the limit, including harmless reclaim of page cache (not an OOM sign by itself).",
 		source: "Snapshot.Cgroup.Stats.Events.Failcnt",
-		absent: "cgroup v2, no memory.oom_control, or no full read yet",
+		absent: "cgroup v2, memory.failcnt unreadable, or no full read yet",
 	},
 	mPSIWaiting: {
 		name: "memwatch_pressure_memory_waiting_seconds_total", typ: prometheus.CounterValue, labels: []string{"scope"}, series: 1,

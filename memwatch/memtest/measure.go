@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
@@ -519,11 +520,29 @@ func openCgroup(root string) (*cgroupFiles, error) {
 	if loc.Version == cgroupstat.V1 {
 		usage = "memory.usage_in_bytes"
 	}
-	c.usageF, err = os.Open(filepath.Join(loc.Dir, usage))
+	c.usageF, err = openKernelFile(filepath.Join(loc.Dir, usage), os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// openKernelFile opens a cgroup file without blocking (a FIFO in its place
+// would block an open for reading or writing forever) and keeps it only if
+// it is a regular file, as every cgroupfs file is.
+func openKernelFile(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = &cgroupstat.NotRegularError{Path: path, Mode: fi.Mode().Type()}
+		}
+		return nil, err
+	}
+	return f, nil
 }
 
 func (c *cgroupFiles) close() {
@@ -567,7 +586,7 @@ func (c *cgroupFiles) resetPeak() error {
 		name, value = "memory.max_usage_in_bytes", "0"
 	}
 	path := filepath.Join(c.dir, name)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := openKernelFile(path, os.O_RDWR)
 	if err == nil {
 		if _, err = f.WriteString(value); err == nil {
 			c.peakF = f
@@ -576,7 +595,7 @@ func (c *cgroupFiles) resetPeak() error {
 		f.Close()
 		err = fmt.Errorf("write %s: %w", path, err)
 	}
-	if ro, oerr := os.Open(path); oerr == nil {
+	if ro, oerr := openKernelFile(path, os.O_RDONLY); oerr == nil {
 		c.peakF = ro
 	} else {
 		c.noPeak = oerr
