@@ -554,7 +554,7 @@ func TestFaultFixtureFileReturns(t *testing.T) {
 	var last *Snapshot
 	for time.Now().Before(deadline) {
 		last = w.Latest()
-		if last.Cgroup.Available && last.Cgroup.Stats.Full {
+		if last.Cgroup.Available && last.Cgroup.Stats.Full && last.Cgroup.Stats.Stat.Present&cgroupstat.StatInactiveFile != 0 {
 			break
 		}
 		time.Sleep(interval)

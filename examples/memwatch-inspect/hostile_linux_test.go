@@ -470,6 +470,19 @@ func (c *caseTree) dropKeys(rel string, keys ...string) {
 	})
 }
 
+// dropWord deletes a word from a one-line list file (cgroup.controllers).
+func (c *caseTree) dropWord(rel, word string) {
+	c.edit(rel, func(s string) string {
+		var keep []string
+		for _, w := range strings.Fields(s) {
+			if w != word {
+				keep = append(keep, w)
+			}
+		}
+		return strings.Join(keep, " ") + "\n"
+	})
+}
+
 // setPSI sets field ("avg10", "total", ...) of the "some" or "full" line.
 func (c *caseTree) setPSI(rel, line, field, v string) {
 	c.lines(rel, line+" "+field, func(l string) (string, bool) {

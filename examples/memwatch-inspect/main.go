@@ -17,9 +17,11 @@
 //	   is not a directory, output that could not be written, a -url that did
 //	   not answer with a snapshot
 //	2  partial: the snapshot was printed as far as it could be read, but a
-//	   view failed (a kernel file missing, unreadable or malformed); the
-//	   reasons are on standard error and in the output ("unavailable: ..."
-//	   in the text, cgroup.error / process.error / host.error in the JSON)
+//	   view failed, or a part of the cgroup view (a kernel file missing,
+//	   unreadable or malformed; a file this kernel does not provide is not a
+//	   failure); the reasons are on standard error and in the output
+//	   ("unavailable: ..." and "unknown ..." in the text; cgroup.error,
+//	   cgroup.errors, process.error and host.error in the JSON)
 //
 // A bad kernel file is never status 1: what could be read is printed and the
 // status is 2. With -url the status says whether the service answered; how
@@ -133,8 +135,15 @@ func run(ctx context.Context, out io.Writer, cfg config) error {
 	} else if err := s.WriteText(out); err != nil {
 		return err
 	}
-	// Printed: now say whether every view read (unsupported ones are fine).
-	if err := s.Err(); err != nil {
+	// Printed: now say whether everything read (unsupported views and
+	// parts the kernel does not provide are fine).
+	err = s.Err()
+	if s.Cgroup.Available {
+		if d := s.Cgroup.Stats.Degraded(); d != nil {
+			err = errors.Join(err, fmt.Errorf("cgroup view, parts unknown: %w", d))
+		}
+	}
+	if err != nil {
 		return &partialError{err}
 	}
 	return nil
