@@ -104,6 +104,10 @@ type Reader struct {
 	// openErr holds, per optional part, why its file could not be opened
 	// (reported on every read of that part).
 	openErr [NumParts]error
+	// statPath is memory.stat's path, opened again on full reads while it
+	// could not be opened (a file missing for a moment must not lose the
+	// breakdown for the Reader's life).
+	statPath string
 
 	// State carried from the last full read.
 	inactiveFile  uint64
@@ -415,6 +419,12 @@ func (r *Reader) ReadFull(s *Stats) error {
 // ReadCheap needs from it: inactive_file for the working set, the v1
 // hierarchical limits. When it fails those keep their last good values.
 func (r *Reader) readStat(s *Stats) {
+	if r.stat == nil && r.openErr[PartStat] != nil && r.statPath != "" {
+		if f, err := r.fs.Open(r.statPath, 4096); err == nil {
+			r.stat, r.openErr[PartStat] = f, nil
+			r.files.Stat = f.Path()
+		}
+	}
 	s.Stat, s.Errs[PartStat] = MemStat{}, r.openErr[PartStat]
 	if r.stat != nil {
 		b, err := r.readFile(r.stat, true)

@@ -166,7 +166,8 @@ func (r *Reader) openV2(o options, dirs []string) (err error) {
 			r.swapCur = nil
 		}
 	}
-	if r.stat, err = r.openFile(o, filepath.Join(d, "memory.stat"), 4096, expected, PartStat); err != nil {
+	r.statPath = filepath.Join(d, "memory.stat")
+	if r.stat, err = r.openFile(o, r.statPath, 4096, expected, PartStat); err != nil {
 		return err
 	}
 	if r.events, err = r.openFile(o, filepath.Join(d, "memory.events"), 256, expected, PartEvents); err != nil {
@@ -217,7 +218,8 @@ func (r *Reader) openV1(o options, dirs []string) (err error) {
 	if r.memswLim, err = r.openFile(o, filepath.Join(d, "memory.memsw.limit_in_bytes"), 64, optional, PartSwap); err != nil {
 		return err
 	}
-	if r.stat, err = r.openFile(o, filepath.Join(d, "memory.stat"), 4096, expected, PartStat); err != nil {
+	r.statPath = filepath.Join(d, "memory.stat")
+	if r.stat, err = r.openFile(o, r.statPath, 4096, expected, PartStat); err != nil {
 		return err
 	}
 	if r.failcnt, err = r.openFile(o, filepath.Join(d, "memory.failcnt"), 64, expected, PartFailcnt); err != nil {

@@ -572,7 +572,21 @@ func TestFaultFixtureFileReturns(t *testing.T) {
 		t.Errorf("memory.stat back for 2s: available %v, full %v, stat keys %#x (error %v): the breakdown did not return",
 			last.Cgroup.Available, last.Cgroup.Stats.Full, last.Cgroup.Stats.Stat.Present, last.Cgroup.Err)
 	}
-	l.checkSteady(t, "returned")
+	// With the breakdown back, the non-Go memory it shows is counted again:
+	// GOMEMLIMIT may move once, to the decision on the whole snapshot, and
+	// never back to "no limit".
+	if g := l.gmlIn("returned"); len(g) > 1 {
+		t.Errorf("returned: GOMEMLIMIT changed %d times (%v): it flaps", len(g), g)
+	}
+	if d := DefaultMemLimitPolicy().Decide(last); last.Actions.MemLimit == 0 || limitChanged(int64(last.Actions.MemLimit), int64(d.Limit)) {
+		t.Errorf("returned: GOMEMLIMIT %d, want the decision on the whole snapshot %d", last.Actions.MemLimit, d.Limit)
+	}
+	if lc := l.limitsIn("returned"); len(lc) > 0 {
+		t.Errorf("returned: limit changes reported %v, but the limit did not change", lc)
+	}
+	if lv := l.levelsIn("returned"); len(lv) > 1 {
+		t.Errorf("returned: level changed %d times %v: the level flaps", len(lv), lv)
+	}
 }
 
 // envFaultHelper makes the test binary run faultHelper (inside a test
