@@ -49,22 +49,27 @@ import (
 )
 
 type options struct {
-	reps        int
-	limit       uint64
-	duration    time.Duration
-	garbage     int
-	interval    time.Duration
-	scenarios   []scenario
-	policies    []string
-	dir         string
-	check       bool
-	minSurvival float64
-	verbose     bool
+	reps         int
+	limit        uint64
+	duration     time.Duration
+	garbage      int
+	interval     time.Duration
+	scenarios    []scenario
+	allScenarios bool // every scenario ("all"): those the cgroup version cannot run are skipped
+	policies     []policy
+	dir          string
+	cgroup       string
+	check        bool
+	minSurvival  float64
+	verbose      bool
 }
 
 func main() {
 	if raw, ok := os.LookupEnv(envWorker); ok {
 		os.Exit(runWorker(raw))
+	}
+	if raw, ok := os.LookupEnv(envSidecar); ok {
+		os.Exit(runSidecar(raw))
 	}
 	var o options
 	var limitMiB uint64
@@ -75,16 +80,19 @@ func main() {
 	flag.IntVar(&o.garbage, "garbage", 8<<10, "bytes of short-lived garbage per request")
 	flag.DurationVar(&o.interval, "interval", time.Second, "memwatch's nominal sampling interval")
 	flag.StringVar(&scnList, "scenarios", "all", "comma-separated scenarios: "+fmt.Sprint(scenarioNames()))
-	flag.StringVar(&polList, "policies", "none,static90,memwatch", "comma-separated policies: "+fmt.Sprint(allPolicies))
+	flag.StringVar(&polList, "policies", "none,static90,memwatch,memwatch-noshed",
+		"comma-separated policies, each base[/pc=DURATION][/iv=DURATION][/aim=FRACTION]; bases: "+fmt.Sprint(allPolicies))
 	flag.StringVar(&o.dir, "dir", "/var/tmp", "directory on a disk for the page-cache file")
+	flag.StringVar(&o.cgroup, "cgroup", "", "cgroup v2: the cgroup under which the lab makes its subtree (default: the parent of its own)")
 	flag.BoolVar(&o.check, "check", false, "exit 1 when memwatch misses an enforced target")
 	flag.Float64Var(&o.minSurvival, "min-survival", 0.9, "fraction of repetitions memwatch must survive (with -check)")
 	flag.BoolVar(&o.verbose, "v", false, "print every worker's log")
 	flag.Parse()
 
 	names, err := selectNames(scnList, scenarioNames())
+	o.allScenarios = scnList == "" || scnList == "all"
 	if err == nil {
-		o.policies, err = selectNames(polList, allPolicies)
+		o.policies, err = parsePolicies(polList)
 	}
 	if err == nil && (o.reps < 1 || limitMiB < 64 || o.duration < 2*time.Second) {
 		err = fmt.Errorf("need -reps ≥ 1, -limit ≥ 64 and -duration ≥ 2s")
