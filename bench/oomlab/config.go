@@ -23,12 +23,14 @@ var allPolicies = []string{policyNone, policyStatic, policyMemwatch, policyNoShe
 
 // policy is one column of the comparison: a base policy and, for memwatch,
 // the knobs the limit-cut study turns. Its spec is
-// base[/pc=DURATION][/iv=DURATION][/aim=FRACTION]:
+// base[/pc=DURATION][/iv=DURATION][/ev=0][/aim=FRACTION]:
 //
 //	pc=10ms   WithPollCheck(10ms) (pc=0 turns the usage/limit check off;
 //	          without pc the library default)
 //	iv=50ms   WithInterval(50ms): a sample, which re-reads the limit, at
 //	          least every 50 ms (default -interval)
+//	ev=0      WithEvents(false): no kernel wake-ups; the Watcher sleeps on
+//	          a Go timer instead of in ppoll(2)
 //	aim=0.7   memwatch-gogc only: GOGC is chosen by GOGCPolicy.Decide against
 //	          0.7 × the memory budget instead of the whole budget (the lab
 //	          applies it on every new snapshot, as the library would)
@@ -38,7 +40,8 @@ type policy struct {
 	PollCheck    time.Duration // with HasPollCheck
 	HasPollCheck bool
 	Interval     time.Duration // 0: the lab's -interval
-	Aim          float64       // 0: the library's adaptive GOGC
+	NoEvents     bool
+	Aim          float64 // 0: the library's adaptive GOGC
 }
 
 func (p policy) memwatch() bool { return strings.HasPrefix(p.Base, policyMemwatch) }
@@ -69,13 +72,15 @@ func parsePolicy(spec string) (policy, error) {
 			if err == nil && p.Interval < 10*time.Millisecond {
 				err = errors.New("want at least 10ms (memwatch.MinInterval)")
 			}
+		case k == "ev" && v == "0" && p.memwatch():
+			p.NoEvents = true
 		case k == "aim" && p.gogc():
 			p.Aim, err = strconv.ParseFloat(v, 64)
 			if err == nil && !(p.Aim > 0 && p.Aim <= 1) {
 				err = errors.New("want 0 < aim ≤ 1")
 			}
 		default:
-			err = errors.New("unknown option for this policy (pc= and iv= for memwatch policies, aim= for memwatch-gogc)")
+			err = errors.New("unknown option for this policy (pc=, iv= and ev=0 for memwatch policies, aim= for memwatch-gogc)")
 		}
 		if err != nil {
 			return p, fmt.Errorf("policy %q: %s: %w", spec, opt, err)
@@ -159,6 +164,8 @@ var scenarios = []scenario{
 		What: "the cache wants 80% of the limit: it fits only if the application sheds"},
 	{Name: "lowered", Cache: 0.50, StartLimit: 2, LowerAt: 0.20,
 		What: "starts at 2× the limit, lowered to it at 20% of the run; heap then grows to 50%"},
+	{Name: "lowered-steady", Cache: 0.25, StartLimit: 2, LowerAt: 0.60,
+		What: "live heap 25%, steady; starts at 2× the limit, lowered to it at 60% of the run (after the ramp)"},
 	{Name: "high", Cache: 0.40, High: 0.80,
 		What: "memory.high at 80% of memory.max (v2 only); live heap 40% of the limit"},
 	{Name: "sidecar", Cache: 0.35, Sidecar: 0.30, SidecarFrom: 0.25, SidecarTo: 0.75,
@@ -274,6 +281,8 @@ type progress struct {
 	SpikeLevel string `json:"spike_level,omitempty"`
 	SpikeWarn  int64  `json:"spike_warn_unix_ns,omitempty"`
 	SpikeShed  int64  `json:"spike_shed_unix_ns,omitempty"`
+	// Actions counts memwatch's actions so far (from its latest snapshot).
+	Actions actionCounts `json:"actions"`
 	// SidecarGone says how the sidecar ended when it ended before the run.
 	SidecarGone string `json:"sidecar_gone,omitempty"`
 	Done        bool   `json:"done"`
@@ -281,3 +290,12 @@ type progress struct {
 }
 
 const reportEvery = 100 * time.Millisecond
+
+// actionCounts are memwatch's Actions counters: changes of GOMEMLIMIT and
+// GOGC, FreeOSMemory calls, advice to shed.
+type actionCounts struct {
+	MemLimit     uint64 `json:"gomemlimit_changes"`
+	GOGC         uint64 `json:"gogc_changes"`
+	FreeOSMemory uint64 `json:"free_os_memory"`
+	Shed         uint64 `json:"shed_advisories"`
+}

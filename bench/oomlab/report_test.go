@@ -186,6 +186,7 @@ func TestParsePolicy(t *testing.T) {
 		"memwatch-gogc/pc=10ms":      {Name: "memwatch-gogc/pc=10ms", Base: policyMWGOGC, HasPollCheck: true, PollCheck: 10 * time.Millisecond},
 		"memwatch-gogc/aim=0.5/pc=0": {Name: "memwatch-gogc/aim=0.5/pc=0", Base: policyMWGOGC, Aim: 0.5, HasPollCheck: true},
 		"memwatch-noshed/iv=50ms":    {Name: "memwatch-noshed/iv=50ms", Base: policyNoShed, Interval: 50 * time.Millisecond},
+		"memwatch/ev=0":              {Name: "memwatch/ev=0", Base: policyMemwatch, NoEvents: true},
 	} {
 		got, err := parsePolicy(spec)
 		if err != nil || got != want {
@@ -193,7 +194,7 @@ func TestParsePolicy(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"nope", "static90/pc=10ms", "memwatch/aim=0.5", "memwatch-gogc/aim=0",
-		"memwatch-gogc/aim=1.5", "memwatch/pc=-1s", "memwatch/pc=soon", "memwatch/x=1", "memwatch/iv=5ms", "none/iv=1s"} {
+		"memwatch-gogc/aim=1.5", "memwatch/pc=-1s", "memwatch/pc=soon", "memwatch/x=1", "memwatch/iv=5ms", "none/iv=1s", "memwatch/ev=1", "static90/ev=0"} {
 		if p, err := parsePolicy(bad); err == nil {
 			t.Errorf("parsePolicy(%q) = %+v, want an error", bad, p)
 		}

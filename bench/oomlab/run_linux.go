@@ -123,6 +123,9 @@ func outcome(r result) string {
 	if r.Last.ShedBytes > 0 {
 		s += fmt.Sprintf(", shed %d MiB", r.Last.ShedBytes>>20)
 	}
+	if a := r.Last.Actions; a != (actionCounts{}) {
+		s += fmt.Sprintf(", memwatch set GOMEMLIMIT %d× GOGC %d×, FreeOSMemory %d×, shed advice %d×", a.MemLimit, a.GOGC, a.FreeOSMemory, a.Shed)
+	}
 	if r.Followed {
 		s += fmt.Sprintf(", GOMEMLIMIT followed the limit in %s", r.Reaction.Round(time.Millisecond))
 	}

@@ -46,7 +46,7 @@ func runWorker(raw string) int {
 
 	c := newCache(uint64(cfg.Scenario.Cache * float64(cfg.Limit)))
 	var ev events
-	stopPolicy, err := applyPolicy(cfg, c, &ev)
+	w, stopPolicy, err := applyPolicy(cfg, c, &ev)
 	if err != nil {
 		return fail(err)
 	}
@@ -102,6 +102,7 @@ func runWorker(raw string) int {
 		})
 	}
 
+	var snap memwatch.Snapshot
 	m := newMeter()
 	start := time.Now()
 	ramp := cfg.Duration / 2
@@ -150,6 +151,11 @@ func runWorker(raw string) int {
 		if g := sidecarGone.Load(); g != nil {
 			p.SidecarGone = *g
 		}
+		if w != nil && w.LatestInto(&snap) {
+			a := &snap.Actions
+			p.Actions = actionCounts{MemLimit: a.MemLimitChanges, GOGC: a.GOGCChanges,
+				FreeOSMemory: a.FreeOSMemoryCount, Shed: a.ShedAdvisories}
+		}
 		if err != nil {
 			p.Err = err.Error()
 		}
@@ -184,18 +190,18 @@ func (ev *events) afterSpike(t *atomic.Int64) {
 }
 
 // applyPolicy sets the worker's memory policy up and returns what undoes it.
-func applyPolicy(cfg workerConfig, c *cache, ev *events) (stop func(), err error) {
+func applyPolicy(cfg workerConfig, c *cache, ev *events) (w *memwatch.Watcher, stop func(), err error) {
 	p := cfg.Policy
 	switch {
 	case p.Base == policyNone:
-		return func() {}, nil
+		return nil, func() {}, nil
 	case p.Base == policyStatic:
 		// automemlimit's documented default: 90% of the cgroup limit, set
 		// once at start.
 		if _, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup)); err != nil {
-			return nil, fmt.Errorf("automemlimit: %w", err)
+			return nil, nil, fmt.Errorf("automemlimit: %w", err)
 		}
-		return func() {}, nil
+		return nil, func() {}, nil
 	case p.memwatch():
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		interval := cfg.Interval
@@ -221,6 +227,9 @@ func applyPolicy(cfg workerConfig, c *cache, ev *events) (stop func(), err error
 				c.shed(sig.Bytes)
 			}))
 		}
+		if p.NoEvents {
+			opts = append(opts, memwatch.WithEvents(false))
+		}
 		if p.HasPollCheck {
 			opts = append(opts, memwatch.WithPollCheck(p.PollCheck))
 		}
@@ -229,19 +238,19 @@ func applyPolicy(cfg workerConfig, c *cache, ev *events) (stop func(), err error
 		}
 		w, err := memwatch.New(opts...)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := w.Start(context.Background()); err != nil {
 			w.Stop()
-			return nil, err
+			return nil, nil, err
 		}
 		if p.gogc() && p.Aim > 0 {
 			stopAim := aimGOGC(w, p.Aim)
-			return func() { stopAim(); w.Stop() }, nil
+			return w, func() { stopAim(); w.Stop() }, nil
 		}
-		return w.Stop, nil
+		return w, w.Stop, nil
 	}
-	return nil, fmt.Errorf("unknown policy %q", p.Name)
+	return nil, nil, fmt.Errorf("unknown policy %q", p.Name)
 }
 
 // aimGOGC is the lab's stand-in for an adaptive GOGC that aims below the
