@@ -22,7 +22,7 @@ args=("$@")
 if [ ${#args[@]} -eq 0 ]; then
 	# The short form: the scenarios that differ on v2, memwatch beside the
 	# static limit it must beat, 2 repetitions each (both must survive).
-	args=(-reps 2 -limit 128 -duration 5s -scenarios high,sidecar,spike,lowered
+	args=(-reps 2 -limit 128 -duration 8s -scenarios high,sidecar,spike,lowered
 		-policies static90,memwatch -check)
 fi
 
