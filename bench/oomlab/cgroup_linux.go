@@ -1,144 +1,62 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
+	"os/exec"
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
 )
 
-// v1Cgroup is a child memory cgroup on the cgroup v1 hierarchy, made for
-// one run and removed after it.
-type v1Cgroup struct {
-	dir string
+// hierarchy is where the lab makes one memory cgroup per run: a child of its
+// own v1 memory cgroup, or on cgroup v2 a leaf of a delegated subtree the lab
+// itself stays out of.
+type hierarchy interface {
+	// version is "v1" or "v2", for the report.
+	version() string
+	// newRun makes the cgroup name for one run with the hard limit and, when
+	// high > 0, memory.high (v2 only).
+	newRun(name string, limit, high uint64) (runCgroup, error)
+	// close removes what newHierarchy made (the v2 subtree).
+	close() error
 }
 
-// v1Parent returns the directory of this process's own v1 memory cgroup,
-// under which the runs' cgroups are made.
-func v1Parent() (string, error) {
+// runCgroup is the memory cgroup of one run.
+type runCgroup interface {
+	dir() string
+	// setLimit changes the hard limit in place. v1 refuses to go below what
+	// it cannot reclaim (EBUSY; retried for up to wait), v2 reclaims and,
+	// failing, OOM-kills inside the write.
+	setLimit(limit uint64, wait time.Duration) error
+	// startIn makes cmd start inside the cgroup where the kernel can do that
+	// (v2: clone3 with CLONE_INTO_CGROUP); the worker joins it first thing
+	// anyway. It returns what to call after cmd.Start.
+	startIn(cmd *exec.Cmd) (after func(), err error)
+	counters() (cgCounters, error)
+	remove() error
+}
+
+// newHierarchy finds this process's memory cgroup and prepares the runs'
+// parent: on v1 that cgroup itself; on v2 a new cgroup beside it (or the
+// directory given), with the memory controller enabled for its children and
+// no process in it.
+func newHierarchy(v2Parent string) (hierarchy, error) {
 	loc, err := cgroupstat.Discover()
 	if err != nil {
-		return "", err
-	}
-	if loc.Version != cgroupstat.V1 {
-		return "", fmt.Errorf("the memory controller is served by cgroup %s here; oomlab drives the v1 hierarchy "+
-			"(memory.limit_in_bytes, oom_control) and needs a v1 or hybrid host", loc.Version)
+		return nil, err
 	}
 	if loc.ReadOnly {
-		return "", fmt.Errorf("%s is mounted read-only", loc.MountPoint)
+		return nil, fmt.Errorf("%s is mounted read-only", loc.MountPoint)
 	}
-	return loc.Dir, nil
-}
-
-// newV1Cgroup makes parent/name with the given limit and no swap (the swap
-// limit equals the memory limit where memsw exists), and asks the kernel to
-// move a joining task's charges with it.
-func newV1Cgroup(parent, name string, limit uint64) (*v1Cgroup, error) {
-	dir := filepath.Join(parent, name)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, err
-	}
-	cg := &v1Cgroup{dir: dir}
-	if err := cg.setLimit(limit, 0); err != nil {
-		cg.remove()
-		return nil, err
-	}
-	// Deprecated in recent kernels but still honoured; the worker's start-up
-	// memory follows it into the cgroup. Not essential, so errors are ignored.
-	_ = cg.write("memory.move_charge_at_immigrate", "1")
-	return cg, nil
-}
-
-func (cg *v1Cgroup) path(file string) string { return filepath.Join(cg.dir, file) }
-
-func (cg *v1Cgroup) write(file, value string) error {
-	return os.WriteFile(cg.path(file), []byte(value), 0)
-}
-
-// setLimit sets memory.limit_in_bytes and memory.memsw.limit_in_bytes to
-// limit, in the order the kernel requires (memory ≤ memsw at every step).
-// Lowering below what cannot be reclaimed fails with EBUSY on v1; setLimit
-// then retries every 10 ms for up to wait.
-func (cg *v1Cgroup) setLimit(limit uint64, wait time.Duration) error {
-	v := strconv.FormatUint(limit, 10)
-	_, err := os.Stat(cg.path("memory.memsw.limit_in_bytes"))
-	hasSwap := err == nil
-	files := []string{"memory.limit_in_bytes"}
-	if hasSwap {
-		files = append(files, "memory.memsw.limit_in_bytes")
-	}
-	writeAll := func(files ...string) error {
-		for _, f := range files {
-			if err := cg.write(f, v); err != nil {
-				return err
-			}
+	switch loc.Version {
+	case cgroupstat.V1:
+		if v2Parent != "" {
+			return nil, errors.New("-cgroup is for cgroup v2; the memory controller is served by v1 here")
 		}
-		return nil
+		return &v1Hierarchy{parent: loc.Dir}, nil
+	case cgroupstat.V2:
+		return newV2Hierarchy(loc, v2Parent)
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		err := writeAll(files...)
-		if errors.Is(err, syscall.EINVAL) && hasSwap {
-			// Raising: memsw must grow first.
-			err = writeAll(files[1], files[0])
-		}
-		if err == nil || !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
-			if err != nil {
-				return fmt.Errorf("setting %s to %d: %w", cg.dir, limit, err)
-			}
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// oomKills is the oom_kill counter of memory.oom_control (kernel ≥ 4.13;
-// 0 on older kernels, where only the worker's SIGKILL tells).
-func (cg *v1Cgroup) oomKills() (uint64, error) {
-	file := cg.path("memory.oom_control")
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0, err
-	}
-	var ev cgroupstat.Events
-	if err := cgroupstat.ParseOOMControl(file, b, &ev); err != nil {
-		return 0, err
-	}
-	return ev.OOMKill, nil
-}
-
-func (cg *v1Cgroup) readUint(file string) (uint64, error) {
-	b, err := os.ReadFile(cg.path(file))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
-}
-
-// remove kills what is left in the cgroup, empties its charges and removes
-// it, retrying while the kernel finishes the kills.
-func (cg *v1Cgroup) remove() error {
-	var err error
-	for range 100 {
-		if b, rerr := os.ReadFile(cg.path("cgroup.procs")); rerr == nil {
-			for _, f := range strings.Fields(string(b)) {
-				if pid, perr := strconv.Atoi(f); perr == nil {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-		}
-		_ = cg.write("memory.force_empty", "0")
-		if err = os.Remove(cg.dir); err == nil || errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return err
+	return nil, fmt.Errorf("no memory cgroup found (cgroup %s)", loc.Version)
 }

@@ -18,9 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lab runs workers in fresh v1 memory cgroups.
+// lab runs workers in fresh memory cgroups, one per run.
 type lab struct {
-	parent   string // this process's memory cgroup directory
+	hier     hierarchy
 	self     string // this executable
 	limit    uint64
 	duration time.Duration
@@ -33,25 +33,29 @@ type lab struct {
 
 // run runs one worker and returns its result; err is for failures of the
 // lab itself (cgroup set-up), not of the worker.
-func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (result, error) {
-	res := result{Scenario: scn.Name, Policy: policy, Rep: rep}
+func (l *lab) run(ctx context.Context, scn scenario, pol policy, rep int) (result, error) {
+	res := result{Scenario: scn.Name, Policy: pol.Name, Rep: rep}
 	start := l.limit
 	if scn.StartLimit > 1 {
 		start = uint64(scn.StartLimit * float64(l.limit))
 	}
+	var high uint64
+	if scn.High > 0 {
+		high = uint64(scn.High * float64(l.limit))
+	}
 	l.seq++
-	cg, err := newV1Cgroup(l.parent, fmt.Sprintf("oomlab-%d-%d", os.Getpid(), l.seq), start)
+	cg, err := l.hier.newRun(fmt.Sprintf("oomlab-%d-%d", os.Getpid(), l.seq), start, high)
 	if err != nil {
 		return res, err
 	}
 	defer func() {
 		if err := cg.remove(); err != nil {
-			fmt.Fprintf(os.Stderr, "oomlab: removing %s: %v\n", cg.dir, err)
+			fmt.Fprintf(os.Stderr, "oomlab: removing %s: %v\n", cg.dir(), err)
 		}
 	}()
 
 	cfg := workerConfig{
-		Scenario: scn, Policy: policy, CgroupDir: cg.dir, Limit: l.limit,
+		Scenario: scn, Policy: pol, CgroupDir: cg.dir(), Limit: l.limit,
 		Duration: l.duration, Garbage: l.garbage, Interval: l.interval,
 	}
 	if scn.PageCache {
@@ -69,8 +73,14 @@ func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (re
 	}
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
+	after, err := cg.startIn(cmd)
+	if err != nil {
+		return res, err
+	}
 	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	after()
+	if err != nil {
 		return res, err
 	}
 
@@ -91,6 +101,11 @@ func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (re
 				return
 			}
 			res.LoweredAt = time.Now().UnixNano()
+			// On v2 a lowering below what cannot be reclaimed OOM-kills
+			// inside the write: no re-reading of the limit can help then.
+			if c, err := cg.counters(); err == nil && c.OOMKills > 0 {
+				res.KilledAtCut = true
+			}
 		}()
 	} else {
 		close(lowered)
@@ -115,13 +130,15 @@ func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (re
 		}
 	}
 	waitErr := cmd.Wait()
-	res.Wall = time.Since(t0)
+	end := time.Now()
+	res.Wall = end.Sub(t0)
 	cancel()
 	<-lowered
 
-	if res.OOMKills, err = cg.oomKills(); err != nil {
+	if res.Counters, err = cg.counters(); err != nil {
 		return res, err
 	}
+	res.OOMKills = res.Counters.OOMKills
 	// The oom_kill counter decides; a SIGKILL the lab did not send counts
 	// too (kernels before 4.13 have no counter).
 	var ws syscall.WaitStatus
@@ -130,11 +147,15 @@ func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (re
 	}
 	res.Killed = res.OOMKills > 0 ||
 		ws.Signaled() && ws.Signal() == syscall.SIGKILL && !timedOut.Load() && ctx.Err() == nil
-	if res.Peak, err = cg.readUint("memory.max_usage_in_bytes"); err != nil {
-		return res, err
-	}
+	res.Peak = res.Counters.Peak
 	if res.LoweredAt > 0 && res.Last.LimitSeen > 0 {
+		// memwatch may see the new memory.max while the write still
+		// reclaims (v2): that counts as following at once.
+		res.Followed = true
 		res.Reaction = time.Duration(max(0, res.Last.LimitSeen-res.LoweredAt))
+	}
+	if res.LoweredAt > 0 && res.Killed {
+		res.DiedAfterCut = time.Duration(max(0, end.UnixNano()-res.LoweredAt))
 	}
 	switch {
 	case res.Killed:
@@ -154,7 +175,7 @@ func (l *lab) run(ctx context.Context, scn scenario, policy string, rep int) (re
 	}
 	if l.verbose || (res.Err != "" && !res.Killed) {
 		if s := strings.TrimSpace(stderr.String()); s != "" {
-			fmt.Fprintf(os.Stderr, "--- %s/%s rep %d worker stderr:\n%s\n", scn.Name, policy, rep, s)
+			fmt.Fprintf(os.Stderr, "--- %s/%s rep %d worker stderr:\n%s\n", scn.Name, pol.Name, rep, s)
 		}
 	}
 	return res, nil
@@ -167,7 +188,7 @@ func workerEnv() []string {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "GOGC", "GOMEMLIMIT", "GODEBUG", "AUTOMEMLIMIT", "AUTOMEMLIMIT_DEBUG", "MEMWATCH_AUTO", envWorker:
+		case "GOGC", "GOMEMLIMIT", "GODEBUG", "AUTOMEMLIMIT", "AUTOMEMLIMIT_DEBUG", "MEMWATCH_AUTO", envWorker, envSidecar:
 			continue
 		}
 		env = append(env, kv)

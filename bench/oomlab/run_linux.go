@@ -25,15 +25,23 @@ func runLab(o options) int {
 	if err := checkRoot(); err != nil {
 		return fail(err)
 	}
-	parent, err := v1Parent()
+	hier, err := newHierarchy(o.cgroup)
 	if err != nil {
+		return fail(err)
+	}
+	defer func() {
+		if err := hier.close(); err != nil {
+			fmt.Fprintln(os.Stderr, "oomlab: removing the subtree:", err)
+		}
+	}()
+	if o.scenarios, err = applicable(o.scenarios, o.allScenarios, hier.version()); err != nil {
 		return fail(err)
 	}
 	self, err := selfPath()
 	if err != nil {
 		return fail(err)
 	}
-	l := &lab{parent: parent, self: self, limit: o.limit, duration: o.duration,
+	l := &lab{hier: hier, self: self, limit: o.limit, duration: o.duration,
 		garbage: o.garbage, interval: o.interval, verbose: o.verbose}
 	for _, s := range o.scenarios {
 		if s.PageCache && l.file == "" {
@@ -55,20 +63,25 @@ func runLab(o options) int {
 					return fail(ctx.Err())
 				}
 				if err != nil {
-					return fail(fmt.Errorf("%s/%s: %w", s.Name, p, err))
+					return fail(fmt.Errorf("%s/%s: %w", s.Name, p.Name, err))
 				}
 				results = append(results, r)
 				fmt.Fprintf(os.Stderr, "[%d/%d %s] rep %d %-15s %-14s %s\n", len(results), total,
-					time.Since(t0).Round(time.Second), rep, s.Name, p, outcome(r))
+					time.Since(t0).Round(time.Second), rep, s.Name, p.Name, outcome(r))
 			}
 		}
 	}
 
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
-	fmt.Printf("\noomlab: cgroup v1 limit %d MiB, %s per run, %d repetitions, %s, kernel %s, %d CPUs\n",
-		o.limit>>20, o.duration, o.reps, runtime.Version(), unix.ByteSliceToString(uts.Release[:]), runtime.NumCPU())
-	fmt.Printf("ops/CPU-s and GC CPU: medians over surviving runs, steady half; peak usage: median of memory.max_usage_in_bytes\n\n")
+	fmt.Printf("\noomlab: cgroup %s limit %d MiB, %s per run, %d repetitions, %s, kernel %s, %d CPUs\n",
+		hier.version(), o.limit>>20, o.duration, o.reps, runtime.Version(), unix.ByteSliceToString(uts.Release[:]), runtime.NumCPU())
+	peak := "memory.max_usage_in_bytes"
+	if hier.version() == "v2" {
+		peak = "memory.peak"
+	}
+	fmt.Printf("ops/s, ops/CPU-s and GC CPU: medians over surviving runs, steady half, (×) = ratio to static90's median;\n"+
+		"peak usage: median of %s\n\n", peak)
 	printTable(os.Stdout, results, o.scenarios, o.policies, o.limit)
 	fmt.Println()
 	for _, s := range o.scenarios {
@@ -86,7 +99,17 @@ func runLab(o options) int {
 func outcome(r result) string {
 	switch {
 	case r.Killed:
-		return fmt.Sprintf("OOM-KILLED after %s (oom_kill %d, peak %d MiB)", r.Wall.Round(100*time.Millisecond), r.OOMKills, r.Peak>>20)
+		s := fmt.Sprintf("OOM-KILLED after %s (oom_kill %d, peak %d MiB)", r.Wall.Round(100*time.Millisecond), r.OOMKills, r.Peak>>20)
+		switch {
+		case r.KilledAtCut:
+			s += ", in the write that lowered the limit"
+		case r.LoweredAt > 0:
+			s += fmt.Sprintf(", %s after the lowering", r.DiedAfterCut.Round(time.Millisecond))
+		}
+		if r.Last.SidecarGone != "" {
+			s += ", sidecar: " + r.Last.SidecarGone
+		}
+		return s
 	case r.Err != "":
 		return "FAILED: " + r.Err
 	}
@@ -100,8 +123,26 @@ func outcome(r result) string {
 	if r.Last.ShedBytes > 0 {
 		s += fmt.Sprintf(", shed %d MiB", r.Last.ShedBytes>>20)
 	}
-	if r.Reaction > 0 {
+	if a := r.Last.Actions; a != (actionCounts{}) {
+		s += fmt.Sprintf(", memwatch set GOMEMLIMIT %d× GOGC %d×, FreeOSMemory %d×, shed advice %d×", a.MemLimit, a.GOGC, a.FreeOSMemory, a.Shed)
+	}
+	if r.Followed {
 		s += fmt.Sprintf(", GOMEMLIMIT followed the limit in %s", r.Reaction.Round(time.Millisecond))
+	}
+	if r.Counters.HasV2 && r.Counters.High > 0 {
+		s += fmt.Sprintf(", memory.high events %d, stalled %.2fs", r.Counters.High, r.Counters.StallSome.Seconds())
+	}
+	if at := r.Last.SpikeAt; at > 0 && r.Last.SpikeLevel != "" {
+		s += fmt.Sprintf(", spike at level %s", r.Last.SpikeLevel)
+		if r.Last.SpikeDone > 0 {
+			s += fmt.Sprintf(" charged in %s", time.Duration(r.Last.SpikeDone-at).Round(time.Millisecond))
+		}
+		if r.Last.SpikeWarn > 0 {
+			s += fmt.Sprintf(", warn +%s", time.Duration(r.Last.SpikeWarn-at).Round(time.Millisecond))
+		}
+		if r.Last.SpikeShed > 0 {
+			s += fmt.Sprintf(", OnShed +%s", time.Duration(r.Last.SpikeShed-at).Round(time.Millisecond))
+		}
 	}
 	return s
 }

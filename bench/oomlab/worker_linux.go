@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
@@ -43,7 +45,8 @@ func runWorker(raw string) int {
 	}
 
 	c := newCache(uint64(cfg.Scenario.Cache * float64(cfg.Limit)))
-	stopPolicy, err := applyPolicy(cfg, c)
+	var ev events
+	w, stopPolicy, err := applyPolicy(cfg, c, &ev)
 	if err != nil {
 		return fail(err)
 	}
@@ -69,6 +72,17 @@ func runWorker(raw string) int {
 	if cfg.Scenario.StartLimit > 1 {
 		wg.Go(func() { watchMemLimit(ctx, int64(cfg.Limit), &limitSeen) })
 	}
+	var sidecarGone atomic.Pointer[string]
+	if cfg.Scenario.Sidecar > 0 {
+		stop, err := startSidecar(cfg, &sidecarGone)
+		if err != nil {
+			return fail(err)
+		}
+		defer stop()
+	}
+	if cfg.Scenario.Spike > 0 {
+		wg.Go(func() { spike(ctx, cfg, &ev) })
+	}
 
 	var ops atomic.Uint64
 	var sink atomic.Uint64
@@ -88,6 +102,7 @@ func runWorker(raw string) int {
 		})
 	}
 
+	var snap memwatch.Snapshot
 	m := newMeter()
 	start := time.Now()
 	ramp := cfg.Duration / 2
@@ -114,6 +129,7 @@ func runWorker(raw string) int {
 		p := progress{
 			Elapsed:    elapsed,
 			Steady:     steady,
+			SteadyWall: now.at.Sub(base.at),
 			Ops:        now.ops - base.ops,
 			CPU:        now.cpu - base.cpu,
 			GCCPU:      gcFraction(base, now),
@@ -123,7 +139,22 @@ func runWorker(raw string) int {
 			MemLimit:   now.memLimit,
 			GOGC:       now.gogc,
 			LimitSeen:  limitSeen.Load(),
+			SpikeAt:    ev.spikeAt.Load(),
+			SpikeDone:  ev.spikeDone.Load(),
+			SpikeWarn:  ev.spikeWarn.Load(),
+			SpikeShed:  ev.spikeShed.Load(),
 			Done:       done,
+		}
+		if l := ev.spikeLevel.Load(); l != nil {
+			p.SpikeLevel = *l
+		}
+		if g := sidecarGone.Load(); g != nil {
+			p.SidecarGone = *g
+		}
+		if w != nil && w.LatestInto(&snap) {
+			a := &snap.Actions
+			p.Actions = actionCounts{MemLimit: a.MemLimitChanges, GOGC: a.GOGCChanges,
+				FreeOSMemory: a.FreeOSMemoryCount, Shed: a.ShedAdvisories}
 		}
 		if err != nil {
 			p.Err = err.Error()
@@ -138,43 +169,240 @@ func runWorker(raw string) int {
 	}
 }
 
+// events is what the worker records of memwatch's callbacks, for the spike
+// scenario: the level in force and when the first warning and the first
+// advice to shed reached the application after the spike began.
+type events struct {
+	watching   bool         // a memwatch policy: level is memwatch's
+	level      atomic.Int32 // memwatch.Level
+	spikeAt    atomic.Int64 // Unix ns
+	spikeDone  atomic.Int64
+	spikeLevel atomic.Pointer[string]
+	spikeWarn  atomic.Int64
+	spikeShed  atomic.Int64
+}
+
+// afterSpike stores now in t if the spike has begun and t is not yet set.
+func (ev *events) afterSpike(t *atomic.Int64) {
+	if ev.spikeAt.Load() != 0 {
+		t.CompareAndSwap(0, time.Now().UnixNano())
+	}
+}
+
 // applyPolicy sets the worker's memory policy up and returns what undoes it.
-func applyPolicy(cfg workerConfig, c *cache) (stop func(), err error) {
-	switch cfg.Policy {
-	case policyNone:
-		return func() {}, nil
-	case policyStatic:
+func applyPolicy(cfg workerConfig, c *cache, ev *events) (w *memwatch.Watcher, stop func(), err error) {
+	p := cfg.Policy
+	switch {
+	case p.Base == policyNone:
+		return nil, func() {}, nil
+	case p.Base == policyStatic:
 		// automemlimit's documented default: 90% of the cgroup limit, set
 		// once at start.
 		if _, err := memlimit.Set(memlimit.WithRatio(0.9), memlimit.WithProvider(memlimit.FromCgroup)); err != nil {
-			return nil, fmt.Errorf("automemlimit: %w", err)
+			return nil, nil, fmt.Errorf("automemlimit: %w", err)
 		}
-		return func() {}, nil
-	case policyMemwatch, policyMWGOGC:
+		return nil, func() {}, nil
+	case p.memwatch():
 		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		interval := cfg.Interval
+		if p.Interval > 0 {
+			interval = p.Interval
+		}
+		ev.watching = true
 		opts := []memwatch.WatcherOption{
 			memwatch.WithLogger(log),
-			memwatch.WithInterval(cfg.Interval),
+			memwatch.WithInterval(interval),
 			memwatch.WithAdaptiveMemLimit(memwatch.DefaultMemLimitPolicy()),
 			memwatch.WithFreeOSMemory(0, 0),
-			memwatch.OnShed(func(sig memwatch.ShedSignal, _ *memwatch.Snapshot) {
-				c.shed(sig.Bytes)
+			memwatch.OnLevel(func(_, new memwatch.Level, _ *memwatch.Snapshot) {
+				ev.level.Store(int32(new))
+				if new >= memwatch.LevelWarn {
+					ev.afterSpike(&ev.spikeWarn)
+				}
 			}),
 		}
-		if cfg.Policy == policyMWGOGC {
+		if p.sheds() {
+			opts = append(opts, memwatch.OnShed(func(sig memwatch.ShedSignal, _ *memwatch.Snapshot) {
+				ev.afterSpike(&ev.spikeShed)
+				c.shed(sig.Bytes)
+			}))
+		}
+		if p.NoEvents {
+			opts = append(opts, memwatch.WithEvents(false))
+		}
+		if p.HasPollCheck {
+			opts = append(opts, memwatch.WithPollCheck(p.PollCheck))
+		}
+		if p.gogc() && p.Aim == 0 {
 			opts = append(opts, memwatch.WithAdaptiveGOGC(memwatch.DefaultGOGCPolicy()))
 		}
 		w, err := memwatch.New(opts...)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := w.Start(context.Background()); err != nil {
 			w.Stop()
-			return nil, err
+			return nil, nil, err
 		}
-		return w.Stop, nil
+		if p.gogc() && p.Aim > 0 {
+			stopAim := aimGOGC(w, p.Aim)
+			return w, func() { stopAim(); w.Stop() }, nil
+		}
+		return w, w.Stop, nil
 	}
-	return nil, fmt.Errorf("unknown policy %q", cfg.Policy)
+	return nil, nil, fmt.Errorf("unknown policy %q", p.Name)
+}
+
+// aimGOGC is the lab's stand-in for an adaptive GOGC that aims below the
+// budget: on every new snapshot of w it sets GOGC to
+// DefaultGOGCPolicy().Decide(s, aim × budget), with the library's rule of
+// changing it only when it moves by more than 1%. It polls the publication
+// every 2 ms (samples are at least 10 ms apart), so it acts at most 2 ms
+// after the library would. The returned function stops it and restores
+// GOGC 100 (workers start with the default).
+func aimGOGC(w *memwatch.Watcher, aim float64) (stop func()) {
+	const orig = 100
+	pol := memwatch.DefaultGOGCPolicy()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var snap memwatch.Snapshot
+		var last time.Time
+		cur := orig
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if !w.LatestInto(&snap) || snap.Time.Equal(last) {
+				continue
+			}
+			last = snap.Time
+			v := orig
+			if b := snap.Actions.MemLimitBudget; b > 0 && b < memwatch.NoMemLimit {
+				v = pol.Decide(&snap, uint64(aim*float64(b)))
+			}
+			if math.Abs(float64(v-cur)) > 0.01*float64(cur) {
+				debug.SetGCPercent(v)
+				cur = v
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		debug.SetGCPercent(orig)
+	}
+}
+
+// spike is the spike scenario's one large request: at SpikeAt it allocates
+// Spike×L at once, touches every page (fresh memory from the OS is charged
+// when touched) and holds it for SpikeHold, then drops it.
+func spike(ctx context.Context, cfg workerConfig, ev *events) {
+	s := cfg.Scenario
+	at := time.Duration(s.SpikeAt * float64(cfg.Duration))
+	hold := time.Duration(s.SpikeHold * float64(cfg.Duration))
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(at):
+	}
+	if ev.watching {
+		level := memwatch.Level(ev.level.Load()).String()
+		ev.spikeLevel.Store(&level)
+	}
+	ev.spikeAt.Store(time.Now().UnixNano())
+	buf := make([]byte, uint64(s.Spike*float64(cfg.Limit)))
+	for i := 0; i < len(buf); i += os.Getpagesize() {
+		buf[i] = 1
+	}
+	ev.spikeDone.Store(time.Now().UnixNano())
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(start.Add(at + hold))):
+	}
+	runtime.KeepAlive(buf)
+}
+
+// startSidecar starts the sidecar scenario's second process: this program
+// again, as a child, so it is born in the worker's cgroup. It dies with the
+// worker (Pdeathsig). gone receives how it ended if it ends before stop is
+// called; stop kills it and waits.
+func startSidecar(cfg workerConfig, gone *atomic.Pointer[string]) (stop func(), err error) {
+	s := cfg.Scenario
+	raw, err := json.Marshal(sidecarConfig{
+		Bytes: uint64(s.Sidecar * float64(cfg.Limit)),
+		From:  time.Duration(s.SidecarFrom * float64(cfg.Duration)),
+		To:    time.Duration(s.SidecarTo * float64(cfg.Duration)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(workerEnv(), envSidecar+"="+string(raw))
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the sidecar: %w", err)
+	}
+	var stopping atomic.Bool
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		err := cmd.Wait()
+		if !stopping.Load() {
+			msg := "exited"
+			if err != nil {
+				msg = err.Error()
+			}
+			gone.Store(&msg)
+		}
+	}()
+	return func() {
+		stopping.Store(true)
+		_ = cmd.Process.Kill()
+		<-exited
+	}, nil
+}
+
+// runSidecar is the sidecar: it maps raw's Bytes of anonymous memory and
+// touches it linearly between From and To after its start, then holds it
+// until killed.
+func runSidecar(raw string) int {
+	var cfg sidecarConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "oomlab sidecar: bad %s: %v\n", envSidecar, err)
+		return 2
+	}
+	b, err := unix.Mmap(-1, 0, int(cfg.Bytes), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "oomlab sidecar: mmap %d bytes: %v\n", cfg.Bytes, err)
+		return 1
+	}
+	page := os.Getpagesize()
+	start := time.Now()
+	touched := 0
+	for touched < len(b) {
+		time.Sleep(10 * time.Millisecond)
+		frac := 1.0
+		if span := cfg.To - cfg.From; span > 0 {
+			frac = min(1, max(0, float64(time.Since(start)-cfg.From)/float64(span)))
+		}
+		for upTo := int(frac * float64(len(b))); touched < upTo; touched += page {
+			b[touched] = 1
+		}
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
 }
 
 // mapAndTouch maps anonymous memory the Go runtime does not know about (as
@@ -263,6 +491,7 @@ type meter struct {
 }
 
 type reading struct {
+	at              time.Time
 	ops             uint64
 	cpu             float64 // process user+sys seconds
 	gc, total, idle float64 // runtime/metrics /cpu/classes/... seconds
@@ -282,7 +511,7 @@ func newMeter() *meter {
 
 func (m *meter) read(ops uint64) reading {
 	metrics.Read(m.samples)
-	r := reading{ops: ops}
+	r := reading{at: time.Now(), ops: ops}
 	var ru unix.Rusage
 	if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
 		r.cpu = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
