@@ -66,6 +66,9 @@ step "cgroup v2 in a QEMU VM (real kernel)"
 step "unit, fixture and real-kernel tests with the race detector"
 go test -race -count=1 ./...
 
+step "GOARCH=386 and an unprivileged user: go test -short ./..."
+./scripts/test-extra.sh
+
 step "memwatch/memprom and examples/service (their own modules), alerts, dashboard, a real Prometheus"
 ./scripts/test-metrics.sh
 
@@ -82,6 +85,13 @@ if [ "$(id -u)" -eq 0 ]; then
 	(cd bench/oomlab && go run . ${OOMLAB_ARGS:--reps 2 -duration 6s -check})
 else
 	echo "skipped: creating memory cgroups needs root (CI runs as root)"
+fi
+
+step "OOM lab, short form on cgroup v2 in the QEMU VM (memory.high, a sidecar, a spike, a lowered limit)"
+if [ "$(id -u)" -eq 0 ]; then
+	./scripts/test-oomlab-v2.sh
+else
+	echo "skipped: the VM needs root (CI runs as root)"
 fi
 
 echo
