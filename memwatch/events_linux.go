@@ -219,9 +219,12 @@ func (e *kernelSleeper) sleep(d time.Duration) (kernel bool) {
 			continue
 		}
 		if int(p.Fd) == e.psi {
-			if p.Revents&unix.POLLERR != 0 && p.Revents&unix.POLLPRI == 0 {
-				// The cgroup is gone or the trigger invalid: stop
-				// watching it.
+			if p.Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+				// The trigger is gone: the cgroup was removed, or PSI was
+				// turned off for it (cgroup.pressure 0), which makes the
+				// kernel answer POLLERR|POLLPRI on every poll from then
+				// on. Stop watching it; polling carries on, and a trigger
+				// is not registered again when PSI comes back.
 				unix.Close(e.psi)
 				e.psi = -1
 				continue

@@ -353,7 +353,9 @@ func (l *faultLog) checkNoSpin(tb testing.TB, phase string, interval time.Durati
 	if max := int(p.Wall/interval)*3 + 10; n > max {
 		tb.Errorf("%s: %d samples in %v at a %v interval (> %d): the Watcher spins", phase, n, p.Wall, interval, max)
 	}
-	if p.Wall > 0 && p.CPU > p.Wall/4 {
+	// Under TCG in the QEMU VM every read is many times slower: the sample
+	// count above still catches a spin there, the CPU share does not.
+	if p.Wall > 0 && p.CPU > p.Wall/4 && os.Getenv("MEMWATCH_VM") == "" {
 		tb.Errorf("%s: %v CPU in %v of wall time: the Watcher spins", phase, p.CPU, p.Wall)
 	}
 }
