@@ -22,19 +22,20 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 what="${1:-all}"
 t0=$SECONDS
+failed=""
 
 step() { printf '\n=== %s\n' "$*"; }
 
 if [ "$what" = all ] || [ "$what" = 386 ]; then
 	step "GOARCH=386 go test -short ./..."
-	GOARCH=386 go test -short -count=1 ./...
+	GOARCH=386 go test -short -count=1 ./... || failed="$failed 386"
 fi
 
 if [ "$what" = all ] || [ "$what" = nobody ]; then
 	step "go test -short ./... as an unprivileged user"
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "running as $(id -un) (uid $(id -u)): already unprivileged"
-		go test -short -count=1 ./...
+		go test -short -count=1 ./... || failed="$failed unprivileged"
 	else
 		# nobody cannot read root's module and build caches: give it its
 		# own, the modules copied from the local module cache (no network).
@@ -52,9 +53,13 @@ if [ "$what" = all ] || [ "$what" = nobody ]; then
 		setpriv --reuid=65534 --regid=65534 --clear-groups \
 			env -i PATH="$PATH" HOME="$dir/home" TMPDIR="$dir/tmp" \
 			GOCACHE="$dir/cache" GOMODCACHE="$dir/mod" GOPROXY=off GOFLAGS=-mod=readonly GOTOOLCHAIN=local \
-			go test -short -count=1 ./...
+			go test -short -count=1 ./... || failed="$failed unprivileged"
 	fi
 fi
 
 echo
+if [ -n "$failed" ]; then
+	echo "test-extra: FAILED:$failed ($((SECONDS - t0)) s)"
+	exit 1
+fi
 echo "test-extra: passed in $((SECONDS - t0)) s"
