@@ -127,6 +127,10 @@ func TestExitStatus(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(badUsage, "sys/fs/cgroup/memory/mwsnap/memory.usage_in_bytes"), []byte("junk\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	badStat := fixture.Copy(t, fixtureDir)
+	if err := os.WriteFile(filepath.Join(badStat, "sys/fs/cgroup/memory/mwsnap/memory.stat"), []byte("junk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name       string
 		args       []string
@@ -145,6 +149,10 @@ func TestExitStatus(t *testing.T) {
 		// printed, the reason goes to stderr, status 2.
 		{"failed view", []string{"-root", badUsage}, exitPartial, "memwatch snapshot ", "partial snapshot: cgroup view: ", nil},
 		{"failed view json", []string{"-root", badUsage, "-json"}, exitPartial, `"rss_bytes": `, "memory.usage_in_bytes", false},
+		// memory.stat spoilt: usage and limit stand, the parts that need
+		// it are unknown; still a partial snapshot.
+		{"unknown parts", []string{"-root", badStat}, exitPartial, "unknown", "partial snapshot: cgroup view, parts unknown: ", nil},
+		{"unknown parts json", []string{"-root", badStat, "-json"}, exitPartial, `"stat": "parse `, "memory.stat", true},
 		{"missing root", []string{"-root", "/nonexistent-memwatch"}, exitError, "", "root", nil},
 		{"bad flag", []string{"-nope"}, exitError, "", "Usage of memwatch-inspect", nil},
 		{"extra argument", []string{"-root", fixtureDir, "x"}, exitError, "", `unexpected argument "x"`, nil},
