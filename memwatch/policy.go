@@ -172,7 +172,7 @@ type MemLimitDecision struct {
 
 // Reasons of MemLimitDecision, indexed by source and bound.
 var memLimitReasons = [...][3]string{
-	SourceNone: {BoundNone: "no cgroup memory limit (host fallback off or MemTotal unknown): leave GOMEMLIMIT unchanged"},
+	SourceNone: {BoundNone: "no cgroup memory limit (host fallback off or MemTotal unknown): nothing to set; the GOMEMLIMIT in force before the Watcher applies"},
 	SourceCgroupMax: {
 		BoundBudget: "budget won: cgroup limit − non-Go unreclaimable − slack",
 		BoundFloor:  "floor won: live heap × (1+margin) + Go non-heap memory exceeds cgroup limit − non-Go unreclaimable − slack",
