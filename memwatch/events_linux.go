@@ -5,8 +5,10 @@ package memwatch
 import (
 	"errors"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
@@ -18,14 +20,20 @@ import (
 // CAP_SYS_RESOURCE).
 const psiTrigger = "some 150000 2000000"
 
-// kernelSleeper is the Watcher's sleep on Linux: one ppoll(2) on an
-// eventfd that other goroutines poke (Stop, the end of the Start context, a
-// forced sample) and on whatever the kernel can signal for the cgroup (v2
-// inotify on memory.events, v1 OOM notification and usage thresholds, a
-// PSI trigger), with the time to the next sample as its timeout. The
-// Watcher's goroutine thus sleeps in the kernel and wakes once per sample or
-// signal: no timer goroutine, no hand-off between goroutines. It knows
-// nothing of the Watcher: it is given the files to watch.
+// kernelSleeper is the Watcher's sleep on Linux: an epoll(7) instance
+// holding an eventfd that other goroutines poke (Stop, the end of the Start
+// context, a forced sample) and whatever the kernel can signal for the
+// cgroup (v2 inotify on memory.events, v1 OOM notification and usage
+// thresholds, a PSI trigger). The epoll descriptor itself sits in the Go
+// runtime's network poller (an *os.File with a read deadline at the time of
+// the next sample), so a sleeping Watcher parks its goroutine like a network
+// read does: it holds no P and no thread. A blocking ppoll(2), as the
+// sleeper first did, keeps the P in a system call until sysmon takes it
+// back, 10–20 ms later when sysmon idles: with GOMAXPROCS=1 every such sleep
+// stalled the whole program that long (see "The sleeper and the kernel
+// event source" in docs/ARCHITECTURE.md). The Watcher's goroutine wakes once
+// per sample or signal: no timer goroutine, no hand-off between goroutines.
+// It knows nothing of the Watcher: it is given the files to watch.
 type kernelSleeper struct {
 	log     *slog.Logger
 	ctl     int    // eventfd poked by other goroutines
@@ -36,7 +44,12 @@ type kernelSleeper struct {
 	oomEfd  int    // v1 OOM notification eventfd, or -1
 	psi     int    // PSI trigger fd, or -1
 	thr     [2]int // v1 usage threshold eventfds, or -1
-	fds     [7]unix.PollFd
+	ep      int    // the epoll instance watching the descriptors above
+	epFile  *os.File
+	epConn  syscall.RawConn
+	collect func(uintptr) bool // e.collectEvents, bound once: no allocation per sleep
+	evs     [8]unix.EpollEvent
+	nev     int
 	buf     [4096]byte
 
 	pokeMu sync.RWMutex // poke (any goroutine) against close (the Watcher's)
@@ -45,16 +58,15 @@ type kernelSleeper struct {
 
 // newSleeper returns the Linux sleeper; with events it also registers what
 // the kernel and the cgroupfs allow. The mode names what is active
-// ("poll", "poll+inotify", "poll+eventfd", "+psi"). Without an eventfd (a
-// sandbox refusing it) it falls back to a timer.
+// ("poll", "poll+inotify", "poll+eventfd", "+psi"). Without an eventfd or
+// an epoll instance the poller takes (a sandbox refusing them) it falls
+// back to a timer.
 func newSleeper(cfg eventConfig, events bool) (sleeper, string) {
-	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	e, err := newKernelSleeper(cfg.log, cfg.usageFd)
 	if err != nil {
-		cfg.log.Debug("memwatch: eventfd refused; sleeping on a timer", "err", err)
+		cfg.log.Debug("memwatch: no epoll in the Go poller; sleeping on a timer", "err", err)
 		return newTimerSleeper(), "poll"
 	}
-	e := &kernelSleeper{log: cfg.log, ctl: fd, inotify: -1, ctlFile: -1, usageFd: cfg.usageFd,
-		oomCtl: -1, oomEfd: -1, psi: -1, thr: [2]int{-1, -1}}
 	mode := "poll"
 	if !events {
 		return e, mode
@@ -62,7 +74,7 @@ func newSleeper(cfg eventConfig, events bool) (sleeper, string) {
 	files, loc, log := cfg.files, cfg.loc, cfg.log
 	if files.Events != "" && loc.Version == cgroupstat.V2 {
 		if fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK); err == nil {
-			if _, err := unix.InotifyAddWatch(fd, files.Events, unix.IN_MODIFY); err == nil {
+			if _, err := unix.InotifyAddWatch(fd, files.Events, unix.IN_MODIFY); err == nil && e.watch(fd, unix.EPOLLIN) == nil {
 				e.inotify = fd
 				mode += "+inotify"
 			} else {
@@ -88,7 +100,7 @@ func newSleeper(cfg eventConfig, events bool) (sleeper, string) {
 	}
 	if !loc.ReadOnly && files.Pressure != "" && files.PressureSource == cgroupstat.PSICgroup && isCgroupFS(files.Pressure) {
 		if fd, err := unix.Open(files.Pressure, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
-			if _, err := unix.Write(fd, []byte(psiTrigger+"\x00")); err == nil {
+			if _, err := unix.Write(fd, []byte(psiTrigger+"\x00")); err == nil && e.watch(fd, unix.EPOLLPRI) == nil {
 				e.psi = fd
 				mode += "+psi"
 			} else {
@@ -98,6 +110,45 @@ func newSleeper(cfg eventConfig, events bool) (sleeper, string) {
 		}
 	}
 	return e, mode
+}
+
+// newKernelSleeper makes the epoll set with the poke eventfd in it and puts
+// the epoll descriptor in the Go poller. An error (no eventfd or epoll, a
+// poller that refuses the descriptor) leaves nothing open.
+func newKernelSleeper(log *slog.Logger, usageFd int) (*kernelSleeper, error) {
+	e := &kernelSleeper{log: log, ctl: -1, inotify: -1, ctlFile: -1, usageFd: usageFd,
+		oomCtl: -1, oomEfd: -1, psi: -1, thr: [2]int{-1, -1}, ep: -1}
+	e.collect = e.collectEvents
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	// Non-blocking, so that os.NewFile registers it with the poller.
+	if err := unix.SetNonblock(ep, true); err != nil {
+		unix.Close(ep)
+		return nil, err
+	}
+	e.ep, e.epFile = ep, os.NewFile(uintptr(ep), "memwatch-epoll")
+	if e.ctl, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err == nil {
+		err = e.watch(e.ctl, unix.EPOLLIN)
+	}
+	if err == nil {
+		// A descriptor the poller did not take has no deadlines.
+		err = e.epFile.SetReadDeadline(time.Time{})
+	}
+	if err == nil {
+		e.epConn, err = e.epFile.SyscallConn()
+	}
+	if err != nil {
+		e.closeFds()
+		return nil, err
+	}
+	return e, nil
+}
+
+// watch adds fd to the epoll set (level-triggered).
+func (e *kernelSleeper) watch(fd int, events uint32) error {
+	return unix.EpollCtl(e.ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)})
 }
 
 // registerOOM registers a v1 OOM notification on memory.oom_control.
@@ -114,7 +165,10 @@ func (e *kernelSleeper) registerOOM(path string) error {
 		unix.Close(oc)
 		return err
 	}
-	if err := e.register(efd, oc, ""); err != nil {
+	if err := e.register(efd, oc, ""); err == nil {
+		err = e.watch(efd, unix.EPOLLIN)
+	}
+	if err != nil {
 		unix.Close(efd)
 		unix.Close(oc)
 		return err
@@ -169,7 +223,11 @@ func (e *kernelSleeper) setThresholds(warn, crit uint64) {
 		if err != nil {
 			continue
 		}
-		if err := e.register(efd, e.usageFd, strconv.FormatUint(bytes, 10)); err != nil {
+		err = e.register(efd, e.usageFd, strconv.FormatUint(bytes, 10))
+		if err == nil {
+			err = e.watch(efd, unix.EPOLLIN)
+		}
+		if err != nil {
 			e.log.Debug("memwatch: usage threshold registration failed", "bytes", bytes, "err", err)
 			unix.Close(efd)
 			continue
@@ -190,41 +248,31 @@ func (e *kernelSleeper) poke() {
 }
 
 // sleep blocks until d has passed, poke is called or the kernel signals,
-// and reports whether the kernel signalled. It does not allocate.
+// and reports whether the kernel signalled. It parks the goroutine in the
+// Go poller (no P held) and does not allocate.
 func (e *kernelSleeper) sleep(d time.Duration) (kernel bool) {
-	n := 0
-	add := func(fd int, ev int16) {
-		if fd >= 0 {
-			e.fds[n] = unix.PollFd{Fd: int32(fd), Events: ev}
-			n++
-		}
-	}
-	add(e.ctl, unix.POLLIN)
-	add(e.inotify, unix.POLLIN)
-	add(e.oomEfd, unix.POLLIN)
-	add(e.thr[0], unix.POLLIN)
-	add(e.thr[1], unix.POLLIN)
-	add(e.psi, unix.POLLPRI)
-	ts := unix.NsecToTimespec(int64(max(d, 0)))
-	if _, err := unix.Ppoll(e.fds[:n], &ts, nil); err != nil {
-		if err != unix.EINTR {
-			e.log.Debug("memwatch: ppoll failed", "err", err)
-			time.Sleep(d) // never spin
-		}
+	e.nev = 0
+	if d <= 0 {
+		e.collectEvents(0)
+	} else if err := e.epFile.SetReadDeadline(time.Now().Add(d)); err != nil {
+		e.log.Debug("memwatch: epoll deadline refused", "err", err)
+		time.Sleep(d) // never spin
+		return false
+	} else if err := e.epConn.Read(e.collect); err != nil && err != os.ErrDeadlineExceeded {
+		e.log.Debug("memwatch: waiting on epoll failed", "err", err)
+		time.Sleep(d)
 		return false
 	}
-	for i := range e.fds[:n] {
-		p := &e.fds[i]
-		if p.Revents == 0 {
-			continue
-		}
-		if int(p.Fd) == e.psi {
-			if p.Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+	for _, ev := range e.evs[:e.nev] {
+		fd := int(ev.Fd)
+		if fd == e.psi {
+			if ev.Events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
 				// The trigger is gone: the cgroup was removed, or PSI was
 				// turned off for it (cgroup.pressure 0), which makes the
 				// kernel answer POLLERR|POLLPRI on every poll from then
-				// on. Stop watching it; polling carries on, and a trigger
-				// is not registered again when PSI comes back.
+				// on. Stop watching it (closing it leaves the epoll set);
+				// polling carries on, and a trigger is not registered
+				// again when PSI comes back.
 				unix.Close(e.psi)
 				e.psi = -1
 				continue
@@ -233,12 +281,24 @@ func (e *kernelSleeper) sleep(d time.Duration) (kernel bool) {
 			continue
 		}
 		// eventfd and inotify: drain (non-blocking).
-		unix.Read(int(p.Fd), e.buf[:])
-		if int(p.Fd) != e.ctl {
+		unix.Read(fd, e.buf[:])
+		if fd != e.ctl {
 			kernel = true
 		}
 	}
 	return kernel
+}
+
+// collectEvents takes what the epoll set has ready without waiting; false
+// (nothing yet) makes the poller park the goroutine until the epoll
+// descriptor turns readable or the deadline passes.
+func (e *kernelSleeper) collectEvents(uintptr) bool {
+	n, err := unix.EpollWait(e.ep, e.evs[:], 0)
+	if err != nil || n <= 0 {
+		return false
+	}
+	e.nev = n
+	return true
 }
 
 // close releases every descriptor; later pokes do nothing.
@@ -255,6 +315,10 @@ func (e *kernelSleeper) closeFds() {
 			unix.Close(*p)
 			*p = -1
 		}
+	}
+	if e.epFile != nil {
+		e.epFile.Close() // closes e.ep
+		e.epFile, e.ep = nil, -1
 	}
 }
 
