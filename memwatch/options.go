@@ -413,12 +413,16 @@ func WithAdaptiveMemLimit(p MemLimitPolicy) WatcherOption {
 // Watcher leaves it off. Stop restores the GOGC in force at Start.
 //
 // The trade: a raised GOGC lets the heap grow to the budget between
-// collections, so the process holds about as much memory as it may. If the
-// limit is lowered below that (an in-place resize) the process can reach the
-// new limit before the next sample sees it (cgroup v1 and v2 announce no
-// limit change): in bench/oomlab's "limit halved" scenario this option was
-// OOM-killed in 2 of 3 runs where WithAdaptiveMemLimit alone survived every
-// run. Use it where limits do not shrink under a running process.
+// collections, so the process holds about as much memory as it may. A
+// limit lowered below what the process holds (an in-place resize) cannot be
+// followed, however often it is re-read: cgroup v2 OOM-kills the process in
+// the write that lowers memory.max, v1 refuses the write. In bench/oomlab,
+// with a steady heap and the limit halved, this option died in 10 of 10
+// runs on cgroup v2 where WithAdaptiveMemLimit alone survived 10 of 10;
+// aiming GOGC at 70% or 50% of the budget instead saved 0 and 5 of 10 and
+// doubled to tripled the GC's CPU (see "OOM lab findings" in
+// docs/ARCHITECTURE.md). Use it where limits do not shrink under a running
+// process.
 func WithAdaptiveGOGC(p GOGCPolicy) WatcherOption {
 	return watcherOption(func(c *watcherConfig) { c.actuator.gogc = &p })
 }
