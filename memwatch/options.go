@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
 	"time"
 	"unsafe"
 
@@ -46,8 +47,10 @@ type samplerConfig struct {
 	// (12.5 KB of binary).
 	procRoot procstat.Option
 	cgRoot   cgroupstat.Option
-	// exactMemStats makes every Sample also call runtime.ReadMemStats.
-	exactMemStats bool
+	// readMemStats is runtime.ReadMemStats when every Sample must also call
+	// it (WithExactMemStats), nil otherwise: set only by that option, so
+	// that a program that never calls it does not link ReadMemStats.
+	readMemStats func(*runtime.MemStats)
 }
 
 // watcherConfig is what New needs: the sampler's configuration and that of
@@ -220,7 +223,12 @@ func WithRoot(dir string) SamplerOption {
 // (false) derives those fields from [runtime/metrics] by the runtime's
 // documented mapping, which never stops the world.
 func WithExactMemStats(exact bool) SamplerOption {
-	return samplerOption(func(c *samplerConfig) { c.exactMemStats = exact })
+	return samplerOption(func(c *samplerConfig) {
+		c.readMemStats = nil
+		if exact {
+			c.readMemStats = runtime.ReadMemStats
+		}
+	})
 }
 
 // ---- Watcher options: sampling and levels ----

@@ -248,7 +248,7 @@ func newSampler(o samplerConfig) (*Sampler, error) {
 	} else if !dir {
 		return nil, fmt.Errorf("memwatch: root %s is not a directory", o.root)
 	}
-	s := &Sampler{cfg: o, goR: newGoReader(o.exactMemStats)}
+	s := &Sampler{cfg: o, goR: newGoReader(o.readMemStats)}
 	s.proc, s.procErr = procstat.Open(o.procOpts()...)
 	if s.procErr != nil {
 		s.proc = nil
