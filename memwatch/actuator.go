@@ -1,7 +1,6 @@
 package memwatch
 
 import (
-	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"runtime/metrics"
@@ -34,14 +33,14 @@ func (c *actuatorConfig) validate() []error {
 	var errs []error
 	if p := c.memLimit; p != nil {
 		if !finite(p.SlackRatio) || p.SlackRatio < 0 || p.SlackRatio >= 1 {
-			errs = append(errs, fmt.Errorf("WithAdaptiveMemLimit: SlackRatio %v: need 0 ≤ ratio < 1", p.SlackRatio))
+			errs = append(errs, errorf("WithAdaptiveMemLimit: SlackRatio %v: need 0 ≤ ratio < 1", p.SlackRatio))
 		}
 		if !finite(p.MinHeadroomOverLive) || p.MinHeadroomOverLive < 0 {
-			errs = append(errs, fmt.Errorf("WithAdaptiveMemLimit: MinHeadroomOverLive %v: need a finite value ≥ 0", p.MinHeadroomOverLive))
+			errs = append(errs, errorf("WithAdaptiveMemLimit: MinHeadroomOverLive %v: need a finite value ≥ 0", p.MinHeadroomOverLive))
 		}
 	}
 	if c.wontFit > WontFitExit {
-		errs = append(errs, fmt.Errorf("WithWontFitPolicy(%d): unknown action", c.wontFit))
+		errs = append(errs, errorf("WithWontFitPolicy(%d): unknown action", c.wontFit))
 	}
 	return errs
 }
