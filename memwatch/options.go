@@ -324,7 +324,7 @@ func WithStopTimeout(d time.Duration) WatcherOption {
 func OnLevel(f func(old, new Level, s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onLevel = append(h.onLevel, f)
 		}
 	})
@@ -337,7 +337,7 @@ func OnLevel(f func(old, new Level, s *Snapshot)) WatcherOption {
 func OnOOMKill(f func(delta uint64, s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onOOMKill = append(h.onOOMKill, f)
 		}
 	})
@@ -349,7 +349,7 @@ func OnOOMKill(f func(delta uint64, s *Snapshot)) WatcherOption {
 func OnLimitChange(f func(old, new uint64, s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onLimitChange = append(h.onLimitChange, f)
 		}
 	})
@@ -362,7 +362,7 @@ func OnLimitChange(f func(old, new uint64, s *Snapshot)) WatcherOption {
 func OnHigh(f func(s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onHigh = append(h.onHigh, f)
 		}
 	})
@@ -377,7 +377,7 @@ func OnHigh(f func(s *Snapshot)) WatcherOption {
 func OnShed(f func(sig ShedSignal, s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onShed = append(h.onShed, f)
 		}
 	})
