@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"time"
 	"unsafe"
 
@@ -442,6 +443,7 @@ func WithFreeOSMemory(minInterval time.Duration, minBytes uint64) WatcherOption 
 			minInterval = 10 * time.Second
 		}
 		c.actuator.freeOS, c.actuator.freeOSMinInterval, c.actuator.freeOSMinBytes = true, minInterval, minBytes
+		c.actuator.freeOSMemory = debug.FreeOSMemory
 	})
 }
 
