@@ -210,7 +210,7 @@ type goReader struct {
 
 	// readMemStats is runtime.ReadMemStats in exact mode, nil otherwise:
 	// a function value, not a bool, so that a program that never asks for
-	// exact stats does not link ReadMemStats (6 KB, see
+	// exact stats does not link ReadMemStats (7.5 KB, see
 	// scripts/binsize.sh).
 	readMemStats func(*runtime.MemStats)
 	ms           runtime.MemStats
