@@ -15,6 +15,22 @@ type handlers struct {
 	onLimitChange []func(old, new uint64, s *Snapshot)
 	onHigh        []func(s *Snapshot)
 	onShed        []func(sig ShedSignal, s *Snapshot)
+
+	// loop is (*dispatcher).loop, set by the On... options (see
+	// handlersToAdd). Without callbacks there is nothing to run and no
+	// goroutine starts; as a function value set only there it also keeps
+	// the loop and the containment of panics (runtime.Stack) out of
+	// programs that register no callback, such as memwatch/auto (10 KB,
+	// scripts/binsize.sh).
+	loop func(*dispatcher)
+}
+
+// handlersToAdd returns the callbacks of c for an On... option to add a
+// function to.
+func handlersToAdd(c *watcherConfig) *handlers {
+	h := handlersOf(c)
+	h.loop = (*dispatcher).loop
+	return h
 }
 
 // count returns how many functions are registered for kind.
@@ -97,8 +113,14 @@ func (d *dispatcher) emit(e event, s *Snapshot) {
 	}
 }
 
-// start starts the goroutine.
-func (d *dispatcher) start() { go d.loop() }
+// start starts the goroutine, if there are callbacks (a loop).
+func (d *dispatcher) start() {
+	if d.h.loop == nil {
+		close(d.done) // nothing to run: emit queues nothing
+		return
+	}
+	go d.h.loop(d)
+}
 
 func (d *dispatcher) loop() {
 	for {

@@ -26,6 +26,7 @@ func TestDispatcherContains(t *testing.T) {
 			ran <- "limit"
 		}},
 		onHigh: []func(s *Snapshot){func(*Snapshot) { ran <- "high" }},
+		loop:   (*dispatcher).loop, // as the On... options set it
 	}, 8, newTestLogger(&logs))
 	d.start()
 	s := new(Snapshot)
@@ -80,7 +81,8 @@ func TestDispatcherSeveral(t *testing.T) {
 			ran <- name
 		}
 	}
-	d := newDispatcher(handlers{onShed: []func(ShedSignal, *Snapshot){mk("panics"), mk("exits"), mk("last")}}, 8, newTestLogger(&logs))
+	d := newDispatcher(handlers{onShed: []func(ShedSignal, *Snapshot){mk("panics"), mk("exits"), mk("last")},
+		loop: (*dispatcher).loop}, 8, newTestLogger(&logs))
 	if !d.wants(evShed) || d.wants(evLevel) {
 		t.Fatal("wants is wrong")
 	}

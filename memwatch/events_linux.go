@@ -165,7 +165,7 @@ func (e *kernelSleeper) registerOOM(path string) error {
 		unix.Close(oc)
 		return err
 	}
-	if err := e.register(efd, oc, ""); err == nil {
+	if err = e.register(efd, oc, ""); err == nil {
 		err = e.watch(efd, unix.EPOLLIN)
 	}
 	if err != nil {

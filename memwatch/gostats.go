@@ -208,23 +208,28 @@ type goReader struct {
 	classNames []string
 	present    GoFields
 
-	exact bool
-	ms    runtime.MemStats
+	// readMemStats is runtime.ReadMemStats in exact mode, nil otherwise:
+	// a function value, not a bool, so that a program that never asks for
+	// exact stats does not link ReadMemStats (7.5 KB, see
+	// scripts/binsize.sh).
+	readMemStats func(*runtime.MemStats)
+	ms           runtime.MemStats
 
 	havePrev           bool
 	prevGCCPU, prevCPU float64
 }
 
 // newGoReader discovers the available metrics once (metrics.All) and
-// prepares the sample slice.
-func newGoReader(exact bool) *goReader {
-	return newGoReaderFrom(metrics.All(), exact)
+// prepares the sample slice. readMemStats is nil, or runtime.ReadMemStats
+// for exact mode (WithExactMemStats).
+func newGoReader(readMemStats func(*runtime.MemStats)) *goReader {
+	return newGoReaderFrom(metrics.All(), readMemStats)
 }
 
 // newGoReaderFrom builds a reader over the given descriptions; metrics that
 // GoStats knows but descs lacks are left absent.
-func newGoReaderFrom(descs []metrics.Description, exact bool) *goReader {
-	r := &goReader{exact: exact}
+func newGoReaderFrom(descs []metrics.Description, readMemStats func(*runtime.MemStats)) *goReader {
+	r := &goReader{readMemStats: readMemStats}
 	known := make(map[string]goMetric, len(goMetrics))
 	for _, m := range goMetrics {
 		known[m.name] = m
@@ -284,8 +289,8 @@ func (r *goReader) read(g *GoStats) {
 	// Sys = total.
 	g.Alloc = g.HeapObjects
 	g.Sys = g.Total
-	if r.exact {
-		runtime.ReadMemStats(&r.ms) // stops the world: opt-in only
+	if r.readMemStats != nil {
+		r.readMemStats(&r.ms) // stops the world: opt-in only
 		g.Alloc = r.ms.HeapAlloc
 		g.Sys = r.ms.Sys
 		g.HeapReleased = r.ms.HeapReleased

@@ -10,7 +10,7 @@ import (
 )
 
 func TestGoReaderDiscovery(t *testing.T) {
-	r := newGoReader(false)
+	r := newGoReader(nil)
 	for _, m := range goMetrics {
 		if r.present&m.field == 0 {
 			t.Errorf("%s (kind %d) not found in metrics.All() of %s", m.name, m.kind, runtime.Version())
@@ -65,7 +65,7 @@ func TestGoReaderMissingMetrics(t *testing.T) {
 		}
 		descs = append(descs, d)
 	}
-	r := newGoReaderFrom(descs, false)
+	r := newGoReaderFrom(descs, nil)
 	var g GoStats
 	r.read(&g)
 	for _, f := range []GoFields{GoHeapLive, GoHeapFree, GoGOGC} {
@@ -89,7 +89,7 @@ func TestGoReaderMissingMetrics(t *testing.T) {
 		t.Error("missing heap/live not noted")
 	}
 	// An empty description list: nothing present, no panic.
-	r = newGoReaderFrom(nil, false)
+	r = newGoReaderFrom(nil, nil)
 	r.read(&g)
 	if g.Present != 0 || g.NumClasses != 0 {
 		t.Errorf("empty: present %b classes %d", g.Present, g.NumClasses)
@@ -101,7 +101,7 @@ func TestGoReaderGOGCAndLimit(t *testing.T) {
 	oldLim := debug.SetMemoryLimit(512 << 20)
 	defer debug.SetGCPercent(oldGC)
 	defer debug.SetMemoryLimit(oldLim)
-	r := newGoReader(false)
+	r := newGoReader(nil)
 	var g GoStats
 	r.read(&g)
 	if g.GOGC != -1 {
@@ -119,7 +119,7 @@ func TestGoReaderGOGCAndLimit(t *testing.T) {
 }
 
 func TestGoReaderExact(t *testing.T) {
-	r := newGoReader(true)
+	r := newGoReader(runtime.ReadMemStats)
 	var g GoStats
 	r.read(&g)
 	if !g.Exact || g.Alloc == 0 || g.Sys == 0 {
@@ -153,7 +153,7 @@ func TestGCCPUFraction(t *testing.T) {
 
 	// Real runtime: GC work between two reads gives a positive fraction
 	// over a positive window; a read with no GC in between gives 0.
-	r := newGoReader(false)
+	r := newGoReader(nil)
 	var g GoStats
 	r.read(&g)
 	if g.GCCPUFraction < 0 || g.GCCPUFraction > 1 {
@@ -182,12 +182,12 @@ func TestGCCPUFraction(t *testing.T) {
 }
 
 func TestGoReaderAllocs(t *testing.T) {
-	r := newGoReader(false)
+	r := newGoReader(nil)
 	var g GoStats
 	if n := testing.AllocsPerRun(200, func() { r.read(&g) }); n != 0 {
 		t.Errorf("goReader.read allocates %v times per call", n)
 	}
-	r = newGoReader(true)
+	r = newGoReader(runtime.ReadMemStats)
 	if n := testing.AllocsPerRun(20, func() { r.read(&g) }); n != 0 {
 		t.Errorf("exact goReader.read allocates %v times per call", n)
 	}

@@ -1,7 +1,6 @@
 package memwatch
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -456,7 +455,7 @@ func (e *jsonEncoder) float(k string, f float64, ok bool) {
 		return
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		e.fail(k, fmt.Errorf("unsupported value %s", strconv.FormatFloat(f, 'g', -1, 64)))
+		e.fail(k, errorf("unsupported value %s", strconv.FormatFloat(f, 'g', -1, 64)))
 		return
 	}
 	e.key(k)
@@ -504,7 +503,7 @@ func (e *jsonEncoder) level(k string, l Level) {
 func (e *jsonEncoder) fail(k string, err error) {
 	if e.err == nil {
 		path := strings.Join(append(e.path[:e.depth:e.depth], k), ".")
-		e.err = fmt.Errorf("memwatch: marshal JSON: %s: %w", path, err)
+		e.err = errorf("memwatch: marshal JSON: %s: %w", path, err)
 	}
 }
 

@@ -33,7 +33,7 @@ func (l Level) String() string {
 // MarshalText encodes the level as its name (used by encoding/json).
 func (l Level) MarshalText() ([]byte, error) {
 	if int(l) >= len(levelNames) {
-		return nil, fmt.Errorf("memwatch: invalid level %d", uint8(l))
+		return nil, errorf("memwatch: invalid level %d", uint8(l))
 	}
 	return []byte(levelNames[l]), nil
 }
@@ -46,5 +46,5 @@ func (l *Level) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("memwatch: unknown level %q", b)
+	return errorf("memwatch: unknown level %q", b)
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"time"
 	"unsafe"
 
@@ -46,8 +48,10 @@ type samplerConfig struct {
 	// (12.5 KB of binary).
 	procRoot procstat.Option
 	cgRoot   cgroupstat.Option
-	// exactMemStats makes every Sample also call runtime.ReadMemStats.
-	exactMemStats bool
+	// readMemStats is runtime.ReadMemStats when every Sample must also call
+	// it (WithExactMemStats), nil otherwise: set only by that option, so
+	// that a program that never calls it does not link ReadMemStats.
+	readMemStats func(*runtime.MemStats)
 }
 
 // watcherConfig is what New needs: the sampler's configuration and that of
@@ -168,36 +172,36 @@ func buildWatcherConfig(opts []WatcherOption) (watcherConfig, error) {
 	}
 	t := &c.tracker
 	if !(t.warn > 0 && t.warn < t.critical && t.critical <= 1) { // false for NaN
-		c.errs = append(c.errs, fmt.Errorf("WithThresholds(%v, %v): need 0 < warn < critical ≤ 1", t.warn, t.critical))
+		c.errs = append(c.errs, errorf("WithThresholds(%v, %v): need 0 < warn < critical ≤ 1", t.warn, t.critical))
 	}
 	if !(t.hyst >= 0 && t.hyst < t.warn) {
-		c.errs = append(c.errs, fmt.Errorf("WithHysteresis(%v): need 0 ≤ hysteresis < warn (%v)", t.hyst, t.warn))
+		c.errs = append(c.errs, errorf("WithHysteresis(%v): need 0 ≤ hysteresis < warn (%v)", t.hyst, t.warn))
 	}
 	if t.interval < MinInterval {
-		c.errs = append(c.errs, fmt.Errorf("WithInterval(%v): below the %v floor", t.interval, MinInterval))
+		c.errs = append(c.errs, errorf("WithInterval(%v): below the %v floor", t.interval, MinInterval))
 	}
 	if t.minInterval < MinInterval {
-		c.errs = append(c.errs, fmt.Errorf("WithMinInterval(%v): below the %v floor", t.minInterval, MinInterval))
+		c.errs = append(c.errs, errorf("WithMinInterval(%v): below the %v floor", t.minInterval, MinInterval))
 	}
 	if t.minInterval > t.interval {
 		t.minInterval = t.interval // a floor above the nominal interval means "never faster"
 	}
 	if t.measure > MeasureGoMemLimit {
-		c.errs = append(c.errs, fmt.Errorf("WithMeasure(%d): unknown measure", t.measure))
+		c.errs = append(c.errs, errorf("WithMeasure(%d): unknown measure", t.measure))
 	}
 	if c.fullEvery < 1 {
-		c.errs = append(c.errs, fmt.Errorf("WithFullEvery(%d): need ≥ 1", c.fullEvery))
+		c.errs = append(c.errs, errorf("WithFullEvery(%d): need ≥ 1", c.fullEvery))
 	}
 	if c.stopTimeout <= 0 {
-		c.errs = append(c.errs, fmt.Errorf("WithStopTimeout(%v): need > 0", c.stopTimeout))
+		c.errs = append(c.errs, errorf("WithStopTimeout(%v): need > 0", c.stopTimeout))
 	}
 	if c.pollEvery < 0 || (c.pollEvery > 0 && c.pollEvery < time.Millisecond) {
-		c.errs = append(c.errs, fmt.Errorf("WithPollCheck(%v): need 0 (off) or ≥ 1ms", c.pollEvery))
+		c.errs = append(c.errs, errorf("WithPollCheck(%v): need 0 (off) or ≥ 1ms", c.pollEvery))
 	}
 	c.errs = append(c.errs, c.actuator.validate()...)
 	c.errs = append(c.errs, c.termination.validate()...)
 	if len(c.errs) > 0 {
-		return c, fmt.Errorf("memwatch: %w", errors.Join(c.errs...))
+		return c, errorf("memwatch: %w", errors.Join(c.errs...))
 	}
 	return c, nil
 }
@@ -220,7 +224,12 @@ func WithRoot(dir string) SamplerOption {
 // (false) derives those fields from [runtime/metrics] by the runtime's
 // documented mapping, which never stops the world.
 func WithExactMemStats(exact bool) SamplerOption {
-	return samplerOption(func(c *samplerConfig) { c.exactMemStats = exact })
+	return samplerOption(func(c *samplerConfig) {
+		c.readMemStats = nil
+		if exact {
+			c.readMemStats = runtime.ReadMemStats
+		}
+	})
 }
 
 // ---- Watcher options: sampling and levels ----
@@ -316,7 +325,7 @@ func WithStopTimeout(d time.Duration) WatcherOption {
 func OnLevel(f func(old, new Level, s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onLevel = append(h.onLevel, f)
 		}
 	})
@@ -329,7 +338,7 @@ func OnLevel(f func(old, new Level, s *Snapshot)) WatcherOption {
 func OnOOMKill(f func(delta uint64, s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onOOMKill = append(h.onOOMKill, f)
 		}
 	})
@@ -341,7 +350,7 @@ func OnOOMKill(f func(delta uint64, s *Snapshot)) WatcherOption {
 func OnLimitChange(f func(old, new uint64, s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onLimitChange = append(h.onLimitChange, f)
 		}
 	})
@@ -354,7 +363,7 @@ func OnLimitChange(f func(old, new uint64, s *Snapshot)) WatcherOption {
 func OnHigh(f func(s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onHigh = append(h.onHigh, f)
 		}
 	})
@@ -369,7 +378,7 @@ func OnHigh(f func(s *Snapshot)) WatcherOption {
 func OnShed(f func(sig ShedSignal, s *Snapshot)) WatcherOption {
 	return watcherOption(func(c *watcherConfig) {
 		if f != nil {
-			h := handlersOf(c)
+			h := handlersToAdd(c)
 			h.onShed = append(h.onShed, f)
 		}
 	})
@@ -438,6 +447,7 @@ func WithFreeOSMemory(minInterval time.Duration, minBytes uint64) WatcherOption 
 			minInterval = 10 * time.Second
 		}
 		c.actuator.freeOS, c.actuator.freeOSMinInterval, c.actuator.freeOSMinBytes = true, minInterval, minBytes
+		c.actuator.freeOSMemory = debug.FreeOSMemory
 	})
 }
 
@@ -518,3 +528,12 @@ func WithTerminationMessage(path string) WatcherOption {
 
 // finite reports whether f is neither NaN nor ±Inf.
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// errorf is fmt.Errorf, not inlined. Since Go 1.26 fmt.Errorf is inlined,
+// and so is its allocation of an errors.New for a format without verbs:
+// each call site carried that code, 2.5 KB of the binary of every program
+// importing memwatch/auto over the 20 sites (scripts/binsize.sh), all of
+// them error paths.
+//
+//go:noinline
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

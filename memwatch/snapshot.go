@@ -2,7 +2,6 @@ package memwatch
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
@@ -196,7 +195,7 @@ func (s *Snapshot) Err() error {
 		st   *ViewStatus
 	}{{"process", &s.Process.ViewStatus}, {"cgroup", &s.Cgroup.ViewStatus}, {"host", &s.Host.ViewStatus}} {
 		if v.st.Err != nil && !v.st.Unsupported() {
-			errs = append(errs, fmt.Errorf("%s view: %w", v.name, v.st.Err))
+			errs = append(errs, errorf("%s view: %w", v.name, v.st.Err))
 		}
 	}
 	return errors.Join(errs...)
@@ -244,11 +243,11 @@ func NewSampler(opts ...SamplerOption) (*Sampler, error) {
 
 func newSampler(o samplerConfig) (*Sampler, error) {
 	if dir, err := statDir(o.root); err != nil {
-		return nil, fmt.Errorf("memwatch: root: %w", err)
+		return nil, errorf("memwatch: root: %w", err)
 	} else if !dir {
-		return nil, fmt.Errorf("memwatch: root %s is not a directory", o.root)
+		return nil, errorf("memwatch: root %s is not a directory", o.root)
 	}
-	s := &Sampler{cfg: o, goR: newGoReader(o.exactMemStats)}
+	s := &Sampler{cfg: o, goR: newGoReader(o.readMemStats)}
 	s.proc, s.procErr = procstat.Open(o.procOpts()...)
 	if s.procErr != nil {
 		s.proc = nil

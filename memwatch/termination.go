@@ -19,7 +19,7 @@ type terminationConfig struct {
 
 func (c *terminationConfig) validate() []error {
 	if c.on && !filepath.IsAbs(c.path) {
-		return []error{fmt.Errorf("WithTerminationMessage(%q): need an absolute path", c.path)}
+		return []error{errorf("WithTerminationMessage(%q): need an absolute path", c.path)}
 	}
 	return nil
 }

@@ -179,83 +179,102 @@ func parse(v string) (config, error) {
 		if !ok || val == "" {
 			return c, fmt.Errorf("%s: %q: want key=value", EnvVar, item)
 		}
-		bad := func(why string) error { return fmt.Errorf("%s: %s=%q: %s", EnvVar, key, val, why) }
-		switch key {
-		case "slack":
-			n, err := parseBytes(val)
-			if err != nil {
-				return c, bad(err.Error())
-			}
-			c.policy.SlackBytes = n
-		case "ratio":
-			f, err := strconv.ParseFloat(val, 64)
-			if err != nil || !(f >= 0 && f < 1) {
-				return c, bad("want a fraction in [0, 1)")
-			}
-			c.policy.SlackRatio = f
-		case "headroom":
-			f, err := strconv.ParseFloat(val, 64)
-			if err != nil || !(f >= 0) || math.IsInf(f, 0) {
-				return c, bad("want a fraction ≥ 0")
-			}
-			c.policy.MinHeadroomOverLive = f
-		case "host", "gogc":
-			b, err := strconv.ParseBool(val)
-			if err != nil {
-				return c, bad("want true or false")
-			}
-			if key == "host" {
-				c.policy.FallbackToHostRAM = b
-			} else {
-				c.gogc = b
-			}
-		case "interval":
-			d, err := time.ParseDuration(val)
-			if err != nil || d <= 0 {
-				return c, bad("want a positive duration such as 500ms")
-			}
-			c.interval = d
-		case "log":
-			switch strings.ToLower(val) {
-			case "debug":
-				c.level = slog.LevelDebug
-			case "info":
-				c.level = slog.LevelInfo
-			case "warn", "warning":
-				c.level = slog.LevelWarn
-			case "error":
-				c.level = slog.LevelError
-			case "off", "none":
-				c.noLog = true
-			default:
-				return c, bad("want debug, info, warn, error or off")
-			}
-		case "logto":
-			switch strings.ToLower(val) {
-			case "default", "slog":
-				c.stderr = false
-			case "stderr":
-				c.stderr = true
-			default:
-				return c, bad("want default or stderr")
-			}
-		case "termination":
-			switch strings.ToLower(val) {
-			case "on", "true", "1", "yes":
-				c.termPath, c.noTerm = memwatch.DefaultTerminationMessagePath, false
-			case "off", "false", "0", "no":
-				c.termPath, c.noTerm = "", true
-			default:
-				if !filepath.IsAbs(val) {
-					return c, bad("want on, off or an absolute path")
-				}
-				c.termPath, c.noTerm = val, false
-			}
-		default:
-			return c, fmt.Errorf("%s: unknown key %q (want slack, ratio, headroom, host, gogc, interval, log, logto or termination)", EnvVar, key)
+		if err := c.set(key, val); err != nil {
+			return c, err
 		}
 	}
 	return c, nil
+}
+
+// set applies one key=value setting of MEMWATCH_AUTO. (A method rather
+// than the body of parse's loop: each error return there copied the whole
+// config: 2.3 KB of the binary of every program importing memwatch/auto,
+// scripts/binsize.sh.)
+func (c *config) set(key, val string) error {
+	switch key {
+	case "slack":
+		n, err := parseBytes(val)
+		if err != nil {
+			return badValue(key, val, err.Error())
+		}
+		c.policy.SlackBytes = n
+	case "ratio":
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil || !(f >= 0 && f < 1) {
+			return badValue(key, val, "want a fraction in [0, 1)")
+		}
+		c.policy.SlackRatio = f
+	case "headroom":
+		f, err := strconv.ParseFloat(val, 64)
+		if err != nil || !(f >= 0) || math.IsInf(f, 0) {
+			return badValue(key, val, "want a fraction ≥ 0")
+		}
+		c.policy.MinHeadroomOverLive = f
+	case "host", "gogc":
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return badValue(key, val, "want true or false")
+		}
+		if key == "host" {
+			c.policy.FallbackToHostRAM = b
+		} else {
+			c.gogc = b
+		}
+	case "interval":
+		d, err := time.ParseDuration(val)
+		if err != nil || d <= 0 {
+			return badValue(key, val, "want a positive duration such as 500ms")
+		}
+		c.interval = d
+	case "log":
+		switch strings.ToLower(val) {
+		case "debug":
+			c.level = slog.LevelDebug
+		case "info":
+			c.level = slog.LevelInfo
+		case "warn", "warning":
+			c.level = slog.LevelWarn
+		case "error":
+			c.level = slog.LevelError
+		case "off", "none":
+			c.noLog = true
+		default:
+			return badValue(key, val, "want debug, info, warn, error or off")
+		}
+	case "logto":
+		switch strings.ToLower(val) {
+		case "default", "slog":
+			c.stderr = false
+		case "stderr":
+			c.stderr = true
+		default:
+			return badValue(key, val, "want default or stderr")
+		}
+	case "termination":
+		switch strings.ToLower(val) {
+		case "on", "true", "1", "yes":
+			c.termPath, c.noTerm = memwatch.DefaultTerminationMessagePath, false
+		case "off", "false", "0", "no":
+			c.termPath, c.noTerm = "", true
+		default:
+			if !filepath.IsAbs(val) {
+				return badValue(key, val, "want on, off or an absolute path")
+			}
+			c.termPath, c.noTerm = val, false
+		}
+	default:
+		return fmt.Errorf("%s: unknown key %q (want slack, ratio, headroom, host, gogc, interval, log, logto or termination)", EnvVar, key)
+	}
+	return nil
+}
+
+// badValue is the error for an unusable value of key. It is not inlined:
+// fmt.Errorf is, and its eight copies in parse cost 2.5 KB of the binary of
+// every program importing memwatch/auto (scripts/binsize.sh).
+//
+//go:noinline
+func badValue(key, val, why string) error {
+	return fmt.Errorf("%s: %s=%q: %s", EnvVar, key, val, why)
 }
 
 // parseBytes reads "64MiB", "1.5GiB", "500MB", "1048576" or "4096B".
