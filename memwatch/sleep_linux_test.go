@@ -3,7 +3,6 @@
 package memwatch
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -174,114 +173,66 @@ func TestSleeperNoAllocs(t *testing.T) {
 	}
 }
 
-// BenchmarkSleepStall measures what a goroutine that sleeps every 5 ms
-// costs the rest of a program running on one P (GOMAXPROCS=1, as in a
-// one-CPU container): a busy loop's work per window beside the sleeper,
-// relative to the same loop beside a goroutine sleeping on a Go timer,
-// windows interleaved in one run. "ppoll" is the blocking ppoll(2) the
-// sleeper used before it waited in the Go poller.
+// BenchmarkSleepStall measures what a goroutine that sleeps and wakes
+// every period costs the rest of a program running on one P (GOMAXPROCS=1,
+// as in a one-CPU container): a busy loop's work in a window beside the
+// sleeper, relative to the same loop beside a goroutine sleeping on a Go
+// timer, windows interleaved in one run. "ppoll" is the blocking ppoll(2)
+// the sleeper used before it waited in the Go poller. 50ms is how often the
+// usage/limit check runs near a threshold; 5ms exaggerates the wake-ups to
+// show a per-wake cost.
 //
 //	go test ./memwatch/ -run '^$' -bench SleepStall -benchtime 3x
 func BenchmarkSleepStall(b *testing.B) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	const period, window = 5 * time.Millisecond, time.Second
 	e := newTestSleeper(b)
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer unix.Close(efd)
-	sleeps := map[string]func(){
-		"timer":   func() { time.Sleep(period) },
-		"sleeper": func() { e.sleep(period) },
-		"ppoll": func() {
-			fds := []unix.PollFd{{Fd: int32(efd), Events: unix.POLLIN}}
-			ts := unix.NsecToTimespec(int64(period))
-			unix.Ppoll(fds, &ts, nil)
-		},
-	}
-	work := map[string]uint64{}
-	measure := func(name string) {
-		var stop atomic.Bool
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for !stop.Load() {
-				sleeps[name]()
-			}
-		}()
-		var n uint64
-		x := uint64(1)
-		for t0 := time.Now(); time.Since(t0) < window; {
-			for range 10000 {
-				x = x*6364136223846793005 + 1442695040888963407
-			}
-			n++
-		}
-		stop.Store(true)
-		<-done
-		work[name] += n + x&0 // x&0 keeps the loop
-	}
-	for b.Loop() {
-		for _, name := range []string{"timer", "sleeper", "ppoll"} {
-			measure(name)
-		}
-	}
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(float64(work["sleeper"])/float64(work["timer"]), "sleeper/timer")
-	b.ReportMetric(float64(work["ppoll"])/float64(work["timer"]), "ppoll/timer")
-}
-
-// BenchmarkWatcherStall measures what a running Watcher costs the rest of
-// a program on one P (GOMAXPROCS=1, as in a one-CPU container): a busy
-// loop's work per window with a Watcher sampling every 50 ms (as often as
-// the usage/limit check runs near a threshold), relative to windows without
-// a Watcher, interleaved in one run: "events" with the kernel wake-ups
-// this machine allows (the default), "no-events" with WithEvents(false).
-// Both sleep in the kernel sleeper (its poke eventfd is always there).
-//
-//	go test ./memwatch/ -run '^$' -bench WatcherStall -benchtime 3x
-func BenchmarkWatcherStall(b *testing.B) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const window = time.Second
-	busy := func() uint64 {
-		var n uint64
-		x := uint64(1)
-		for t0 := time.Now(); time.Since(t0) < window; {
-			for range 10000 {
-				x = x*6364136223846793005 + 1442695040888963407
+	for _, period := range []time.Duration{50 * time.Millisecond, 5 * time.Millisecond} {
+		b.Run(period.String(), func(b *testing.B) {
+			sleeps := map[string]func(){
+				"timer":   func() { time.Sleep(period) },
+				"sleeper": func() { e.sleep(period) },
+				"ppoll": func() {
+					fds := []unix.PollFd{{Fd: int32(efd), Events: unix.POLLIN}}
+					ts := unix.NsecToTimespec(int64(period))
+					unix.Ppoll(fds, &ts, nil)
+				},
 			}
-			n++
-		}
-		return n + x&0
+			work := map[string]uint64{}
+			measure := func(name string) {
+				var stop atomic.Bool
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for !stop.Load() {
+						sleeps[name]()
+					}
+				}()
+				var n uint64
+				x := uint64(1)
+				for t0 := time.Now(); time.Since(t0) < window; {
+					for range 10000 {
+						x = x*6364136223846793005 + 1442695040888963407
+					}
+					n++
+				}
+				stop.Store(true)
+				<-done
+				work[name] += n + x&0 // x&0 keeps the loop
+			}
+			for b.Loop() {
+				for _, name := range []string{"timer", "sleeper", "ppoll"} {
+					measure(name)
+				}
+			}
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(float64(work["sleeper"])/float64(work["timer"]), "sleeper/timer")
+			b.ReportMetric(float64(work["ppoll"])/float64(work["timer"]), "ppoll/timer")
+		})
 	}
-	work := map[string]uint64{}
-	var mode string
-	for b.Loop() {
-		work["none"] += busy()
-		for _, c := range []struct {
-			name string
-			opts []WatcherOption
-		}{
-			{"events", []WatcherOption{WithInterval(50 * time.Millisecond)}},
-			{"no-events", []WatcherOption{WithInterval(50 * time.Millisecond), WithEvents(false)}},
-		} {
-			w, err := New(c.opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := w.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			if c.name == "events" {
-				mode = w.Latest().Sampling.Mode
-			}
-			work[c.name] += busy()
-			w.Stop()
-		}
-	}
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(float64(work["events"])/float64(work["none"]), "events/none")
-	b.ReportMetric(float64(work["no-events"])/float64(work["none"]), "no-events/none")
-	b.Logf("events mode: %s", mode)
 }
