@@ -173,6 +173,9 @@ func TestSleeperNoAllocs(t *testing.T) {
 	}
 }
 
+// stallSink keeps BenchmarkSleepStall's busy loop from being optimised away.
+var stallSink uint64
+
 // BenchmarkSleepStall measures what a goroutine that sleeps and wakes
 // every period costs the rest of a program running on one P (GOMAXPROCS=1,
 // as in a one-CPU container): a busy loop's work in a window beside the
@@ -223,7 +226,8 @@ func BenchmarkSleepStall(b *testing.B) {
 				}
 				stop.Store(true)
 				<-done
-				work[name] += n + x&0 // x&0 keeps the loop
+				stallSink += x // keeps the loop
+				work[name] += n
 			}
 			for b.Loop() {
 				for _, name := range []string{"timer", "sleeper", "ppoll"} {
