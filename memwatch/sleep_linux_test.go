@@ -162,6 +162,9 @@ func TestSleeperKernelSignal(t *testing.T) {
 
 // TestSleeperNoAllocs: sleeping allocates nothing.
 func TestSleeperNoAllocs(t *testing.T) {
+	if snapshotRace {
+		t.Skip("the race runtime allocates on its own")
+	}
 	e := newTestSleeper(t)
 	if n := testing.AllocsPerRun(20, func() {
 		e.sleep(0)
