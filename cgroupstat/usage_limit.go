@@ -1,5 +1,7 @@
 package cgroupstat
 
+import "errors"
+
 // ReadUsageLimit reads only the usage and the effective hard limit (the
 // first files ReadCheap reads: the usage file and the limit of this cgroup
 // and each visible ancestor), normalised like Stats.Usage and Stats.Limit
@@ -35,3 +37,22 @@ func (r *Reader) limitRaw() (raw uint64, dir string, err error) {
 	}
 	return raw, dir, nil
 }
+
+// ReadEventCounts reads only the cgroup's hierarchical event counters
+// (cgroup v2 memory.events, the file Stats.Events.EventCounts comes from):
+// one pread, no allocation. It lets a caller woken by a change of that file
+// tell a change that matters (high, oom, oom_kill) from the max counter,
+// which rises on every reclaim while usage sits at memory.max, page cache
+// included. On v1, or when the file could not be opened, it returns an
+// error.
+func (r *Reader) ReadEventCounts(c *EventCounts) error {
+	if r.closed {
+		return errClosed
+	}
+	if r.loc.Version != V2 || r.events == nil {
+		return errNoEventCounts
+	}
+	return r.readEventCounts(r.events, c)
+}
+
+var errNoEventCounts = errors.New("cgroupstat: no memory.events (cgroup v1, or not opened)")

@@ -49,3 +49,52 @@ func TestReadUsageLimitMatchesReadFull(t *testing.T) {
 		t.Fatal("no fixture checked")
 	}
 }
+
+// TestReadEventCountsMatchesReadFull: on every v2 fixture with a
+// memory.events, ReadEventCounts gives the counters ReadFull does; on v1 and
+// after Close it fails, and it allocates nothing.
+func TestReadEventCountsMatchesReadFull(t *testing.T) {
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked, v1 := 0, 0
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "fuzz" || e.Name() == "capture" {
+			continue
+		}
+		r, err := Open(WithRoot(filepath.Join("testdata", e.Name())))
+		if err != nil {
+			continue
+		}
+		var s Stats
+		if err := r.ReadFull(&s); err != nil {
+			r.Close()
+			continue
+		}
+		var c EventCounts
+		err = r.ReadEventCounts(&c)
+		switch {
+		case s.Version == V1:
+			if err == nil {
+				t.Errorf("%s: ReadEventCounts on v1 succeeded", e.Name())
+			}
+			v1++
+		case s.Events.HasEvents:
+			if err != nil || c != s.Events.EventCounts {
+				t.Errorf("%s: ReadEventCounts = %+v, %v; ReadFull says %+v", e.Name(), c, err, s.Events.EventCounts)
+			}
+			if n := testing.AllocsPerRun(10, func() { r.ReadEventCounts(&c) }); n != 0 {
+				t.Errorf("%s: ReadEventCounts allocates %v times", e.Name(), n)
+			}
+			checked++
+		}
+		r.Close()
+		if err := r.ReadEventCounts(&c); err == nil {
+			t.Errorf("%s: ReadEventCounts after Close succeeded", e.Name())
+		}
+	}
+	if checked == 0 || v1 == 0 {
+		t.Fatalf("checked %d v2 and %d v1 fixtures, want both", checked, v1)
+	}
+}

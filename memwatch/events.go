@@ -23,8 +23,8 @@ type eventConfig struct {
 // (events_linux.go); elsewhere on a timer.
 type sleeper interface {
 	// sleep blocks until d has passed, poke is called, or the kernel
-	// signals; it reports whether the kernel signalled.
-	sleep(d time.Duration) (kernel bool)
+	// signals; it reports what the kernel signalled (0: nothing).
+	sleep(d time.Duration) wake
 	// poke makes a sleep in progress (or the next one) return; any
 	// goroutine may call it, also after close.
 	poke()
@@ -33,6 +33,20 @@ type sleeper interface {
 	// close releases the sleeper's resources.
 	close()
 }
+
+// wake is what the kernel signalled during a sleep, as bits.
+type wake uint8
+
+const (
+	// wokeEvents: the v2 memory.events file changed (inotify). Its max
+	// counter rises on every reclaim while usage sits at memory.max, so
+	// the Watcher samples only when a counter that matters changed (see
+	// Watcher.eventsChanged).
+	wokeEvents wake = 1 << iota
+	// wokeKernel: any other signal (a v1 OOM notification or usage
+	// threshold, the PSI trigger): sample.
+	wokeKernel
+)
 
 // timerSleeper sleeps on a timer: for systems without the kernel
 // notifications, and as a fallback where an eventfd is refused.
@@ -47,14 +61,14 @@ func newTimerSleeper() *timerSleeper {
 	return &timerSleeper{t: t, poked: make(chan struct{}, 1)}
 }
 
-func (s *timerSleeper) sleep(d time.Duration) bool {
+func (s *timerSleeper) sleep(d time.Duration) wake {
 	s.t.Reset(max(d, 0))
 	select {
 	case <-s.t.C:
 	case <-s.poked:
 		s.t.Stop()
 	}
-	return false
+	return 0
 }
 
 func (s *timerSleeper) poke() {

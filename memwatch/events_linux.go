@@ -248,20 +248,20 @@ func (e *kernelSleeper) poke() {
 }
 
 // sleep blocks until d has passed, poke is called or the kernel signals,
-// and reports whether the kernel signalled. It parks the goroutine in the
-// Go poller (no P held) and does not allocate.
-func (e *kernelSleeper) sleep(d time.Duration) (kernel bool) {
+// and reports what the kernel signalled. It parks the goroutine in the Go
+// poller (no P held) and does not allocate.
+func (e *kernelSleeper) sleep(d time.Duration) (woke wake) {
 	e.nev = 0
 	if d <= 0 {
 		e.collectEvents(0)
 	} else if err := e.epFile.SetReadDeadline(time.Now().Add(d)); err != nil {
 		e.log.Debug("memwatch: epoll deadline refused", "err", err)
 		time.Sleep(d) // never spin
-		return false
+		return 0
 	} else if err := e.epConn.Read(e.collect); err != nil && err != os.ErrDeadlineExceeded {
 		e.log.Debug("memwatch: waiting on epoll failed", "err", err)
 		time.Sleep(d)
-		return false
+		return 0
 	}
 	for _, ev := range e.evs[:e.nev] {
 		fd := int(ev.Fd)
@@ -277,16 +277,20 @@ func (e *kernelSleeper) sleep(d time.Duration) (kernel bool) {
 				e.psi = -1
 				continue
 			}
-			kernel = true
+			woke |= wokeKernel
 			continue
 		}
 		// eventfd and inotify: drain (non-blocking).
 		unix.Read(fd, e.buf[:])
-		if fd != e.ctl {
-			kernel = true
+		switch fd {
+		case e.ctl:
+		case e.inotify:
+			woke |= wokeEvents
+		default:
+			woke |= wokeKernel
 		}
 	}
-	return kernel
+	return woke
 }
 
 // collectEvents takes what the epoll set has ready without waiting; false

@@ -48,7 +48,7 @@ func TestSleeperParksInPoller(t *testing.T) {
 		base = min(base, notInGo(t))
 		time.Sleep(2 * time.Millisecond)
 	}
-	done := make(chan bool, 1)
+	done := make(chan wake, 1)
 	go func() { done <- e.sleep(time.Minute) }()
 	time.Sleep(100 * time.Millisecond) // let it park
 	inSyscall := 0
@@ -61,9 +61,9 @@ func TestSleeperParksInPoller(t *testing.T) {
 	}
 	e.poke()
 	select {
-	case kernel := <-done:
-		if kernel {
-			t.Error("sleep reported a poke as a kernel signal")
+	case woke := <-done:
+		if woke != 0 {
+			t.Errorf("sleep reported a poke as a kernel signal (%b)", woke)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("poke did not end the sleep")
@@ -79,7 +79,7 @@ func TestSleeperDeadline(t *testing.T) {
 	e := newTestSleeper(t)
 	for _, d := range []time.Duration{30 * time.Millisecond, 5 * time.Millisecond} {
 		t0 := time.Now()
-		if e.sleep(d) {
+		if e.sleep(d) != 0 {
 			t.Errorf("sleep(%v) reported a kernel signal, none was sent", d)
 		}
 		if got := time.Since(t0); got < d || got > d+5*time.Second {
@@ -100,7 +100,7 @@ func TestSleeperPokeBeforeSleep(t *testing.T) {
 	e := newTestSleeper(t)
 	e.poke()
 	t0 := time.Now()
-	if e.sleep(time.Minute) {
+	if e.sleep(time.Minute) != 0 {
 		t.Error("a poke reported as a kernel signal")
 	}
 	if got := time.Since(t0); got > 10*time.Second {
@@ -141,21 +141,21 @@ func TestSleeperKernelSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	done := make(chan bool, 1)
+	done := make(chan wake, 1)
 	go func() { done <- e.sleep(time.Minute) }()
 	time.Sleep(20 * time.Millisecond)
 	if _, err := f.WriteAt([]byte("1"), 4); err != nil { // one write: one IN_MODIFY
 		t.Fatal(err)
 	}
 	select {
-	case kernel := <-done:
-		if !kernel {
-			t.Error("an inotify event was not reported as a kernel signal")
+	case woke := <-done:
+		if woke != wokeEvents {
+			t.Errorf("an inotify event on memory.events reported as %b, want wokeEvents", woke)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the inotify event did not end the sleep")
 	}
-	if e.sleep(10 * time.Millisecond) {
+	if e.sleep(10*time.Millisecond) != 0 {
 		t.Error("the inotify event was not drained: reported again")
 	}
 }

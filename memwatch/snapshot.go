@@ -289,6 +289,16 @@ func (s *Sampler) usageLimit() (usage, limit uint64, ok bool) {
 	return usage, limit, err == nil
 }
 
+// eventCounts reads only the cgroup's v2 memory.events counters
+// (cgroupstat.Reader.ReadEventCounts), for the Watcher woken by a change of
+// that file.
+func (s *Sampler) eventCounts(c *cgroupstat.EventCounts) bool {
+	if s.closed || s.cg == nil {
+		return false
+	}
+	return s.cg.ReadEventCounts(c) == nil
+}
+
 // Sample fills snap with a new reading. With full=false only the cheap files
 // are read and the breakdowns of the last full read are carried over; the
 // first Sample of a Sampler is always full. Views that cannot be read are
