@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/go-memwatch/memwatch/cgroupstat"
+	"github.com/go-memwatch/memwatch/internal/testutil/fixture"
 	"github.com/go-memwatch/memwatch/internal/testutil/syncbuf"
 	"github.com/go-memwatch/memwatch/memwatch"
 	"golang.org/x/sys/unix"
@@ -269,7 +270,7 @@ func buildCorpus(t *testing.T, dir string, cases []hostileCase) []builtCase {
 	for _, c := range cases {
 		if _, ok := pristine[c.base]; !ok {
 			p := filepath.Join(dir, "pristine-"+c.base.name)
-			copyTree(t, c.base.dir, p)
+			fixture.CopyTo(t, c.base.dir, p) // beside the cases: they hard-link to it
 			pristine[c.base] = p
 		}
 	}
@@ -293,28 +294,6 @@ func buildCorpus(t *testing.T, dir string, cases []hostileCase) []builtCase {
 		out[i] = b
 	}
 	return out
-}
-
-// copyTree copies a fixture (directories and regular files) to dst.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // linkTree makes dst a tree of hard links to the files of src.
