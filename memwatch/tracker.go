@@ -65,12 +65,12 @@ type levelTracker struct {
 	prevTime  time.Time
 	prevLimit uint64
 	haveLimit bool
-	prevOOM   uint64
-	haveOOM   bool
-	prevHighN uint64
-	haveHighN bool
-	aboveHigh bool
-	usageBand uint8 // band of the cgroup usage at the last observation
+	// prevEvents are the event counters of the last full sample that had
+	// them (haveEvents).
+	prevEvents cgroupstat.EventCounts
+	haveEvents bool
+	aboveHigh  bool
+	usageBand  uint8 // band of the cgroup usage at the last observation
 }
 
 // changes is what one observation found. The zero value means nothing
@@ -135,6 +135,20 @@ func (t *levelTracker) crossed(usage, limit uint64) bool {
 		return true
 	}
 	return t.band(usage, limit) > t.usageBand
+}
+
+// eventsMatter reports whether event counters read between samples (v2
+// memory.events, which the kernel says has changed) call for a sample: one
+// of high, oom, oom_kill and oom_group_kill differs from the last full
+// sample's, or there is none to compare with. A change of max (or low)
+// alone does not: max rises on every reclaim at memory.max, page cache
+// included, up to hundreds of times a second, and a full sample for each
+// was 62 a second in the cgroup v2 VM with page-cache churn at the limit,
+// where one a second was due. The usage/limit check and the samples watch
+// the usage itself.
+func (t *levelTracker) eventsMatter(c *cgroupstat.EventCounts) bool {
+	o := &t.prevEvents
+	return !t.haveEvents || c.High != o.High || c.OOM != o.OOM || c.OOMKill != o.OOMKill || c.OOMGroupKill != o.OOMGroupKill
 }
 
 // assumedGrowth is the fastest growth the usage/limit check plans for, in
@@ -215,18 +229,14 @@ func (t *levelTracker) observe(s *Snapshot) changes {
 		t.prevLimit, t.haveLimit = st.Limit, true
 		t.usageBand = t.band(st.Usage, st.Limit)
 		if st.Full && st.Events.HasEvents {
-			k := st.Events.OOMKill
-			if t.haveOOM && k > t.prevOOM {
-				ch.oomKills = k - t.prevOOM
+			e, o := &st.Events.EventCounts, &t.prevEvents
+			if t.haveEvents && e.OOMKill > o.OOMKill {
+				ch.oomKills = e.OOMKill - o.OOMKill
 			}
-			t.prevOOM, t.haveOOM = k, true
-			if st.Version == cgroupstat.V2 {
-				h := st.Events.High
-				if t.haveHighN && h > t.prevHighN {
-					ch.high = true
-				}
-				t.prevHighN, t.haveHighN = h, true
+			if t.haveEvents && st.Version == cgroupstat.V2 && e.High > o.High {
+				ch.high = true
 			}
+			t.prevEvents, t.haveEvents = *e, true
 		}
 		above := st.High != cgroupstat.Unlimited && st.Usage >= st.High
 		if above && !t.aboveHigh {

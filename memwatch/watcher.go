@@ -139,10 +139,6 @@ type lastSample struct {
 	time         time.Time
 	usage, limit uint64 // cgroup usage and limit
 	cgroup       bool   // the cgroup view was available
-	// events are the v2 memory.events counters last seen (by a full
-	// sample or eventsChanged), with haveEvents.
-	events     cgroupstat.EventCounts
-	haveEvents bool
 }
 
 // runStats counts what the run goroutine did, for tests and benchmarks.
@@ -398,23 +394,12 @@ func (w *Watcher) checkPeriod(usage, limit uint64, ok bool) time.Duration {
 }
 
 // eventsChanged reports whether memory.events, which the kernel says has
-// changed, calls for a sample: a counter that matters (high, oom, oom_kill,
-// oom_group_kill) differs from the last seen, or the file cannot be read
-// (then the sample tells). A change of max (or low) alone does not: max
-// rises on every reclaim at memory.max, page cache included, up to hundreds
-// of times a second, and each wake-up brought a full sample (62 a second in
-// the cgroup v2 VM with page-cache churn at the limit, where one a second
-// was due). The usage/limit check and the samples watch the usage itself.
+// changed, calls for a sample (levelTracker.eventsMatter), or cannot be
+// read (then the sample tells). One pread.
 func (w *Watcher) eventsChanged() bool {
 	w.stats.eventWakes.Add(1)
 	var c cgroupstat.EventCounts
-	if !w.last.haveEvents || !w.sampler.eventCounts(&c) {
-		return true
-	}
-	o := &w.last.events
-	changed := c.High != o.High || c.OOM != o.OOM || c.OOMKill != o.OOMKill || c.OOMGroupKill != o.OOMGroupKill
-	w.last.events = c
-	return changed
+	return !w.sampler.eventCounts(&c) || w.tracker.eventsMatter(&c)
 }
 
 // readUsageLimit reads the cgroup's usage and limit for the check between
@@ -469,9 +454,6 @@ func (w *Watcher) sample(full bool) {
 		return
 	}
 	w.last.usage, w.last.limit, w.last.cgroup = s.Cgroup.Stats.Usage, s.Cgroup.Stats.Limit, s.Cgroup.Available
-	if ev := &s.Cgroup.Stats.Events; s.Cgroup.Available && s.Cgroup.Stats.Full && ev.HasEvents {
-		w.last.events, w.last.haveEvents = ev.EventCounts, true
-	}
 	s.Sampling.Mode = w.mode
 	ch := w.tracker.observe(s)
 	shed := false
